@@ -7,6 +7,7 @@ object but some builds and proxies send a JSON string, so both are accepted. Mis
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 import string
@@ -17,12 +18,13 @@ from typing import Any
 import aiohttp
 
 from engine.clients._http import error_message, iter_ndjson, join_url
-from engine.clients.errors import ModelMissing, ServiceError, ToolError
+from engine.clients.errors import ModelMissing, ServiceBusy, ServiceError, ToolError
 from engine.clients.retry import (
     DEFAULT_POLICY,
     RetryPolicy,
     TransientFailure,
     call_with_retry,
+    describe,
     parse_retry_after,
     transient_status,
 )
@@ -241,7 +243,8 @@ class OllamaClient:
         """Stream one chat turn as chunks.
 
         Retries happen only while opening the stream; once a chunk has been yielded a
-        failure is final. Stopping early (``break``, cancellation, ``aclose()``) closes
+        failure is final: an ``{"error"}`` line raises ``ServiceError``, a dropped
+        connection or read timeout raises ``ServiceBusy``. The timeout applies per read. Stopping early (``break``, cancellation, ``aclose()``) closes
         the upstream connection so Ollama stops generating.
         """
         body = self._chat_body(messages, tools, None, options, stream=True)
@@ -272,6 +275,12 @@ class OllamaClient:
                     yield _chunk_from_line(line)
             except ValueError as exc:
                 raise ServiceError(SERVICE, f"Ollama sent a malformed stream: {exc}") from exc
+            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                # Output may already be on its way to the user, so no silent retry here;
+                # the caller may run the whole turn again later.
+                raise ServiceBusy(
+                    SERVICE, f"Ollama's answer broke off: {describe(exc)}"
+                ) from exc
         finally:
             # close(), not release(): drop the connection rather than drain the rest.
             resp.close()

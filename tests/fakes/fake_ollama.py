@@ -49,6 +49,8 @@ class ScriptedReply:
     # Streamed: send the content, then this error line under status 200
     midstream_error: str | None = None
     chunk_delay: float | None = None
+    # Seconds to wait before answering at all (to test timeouts)
+    delay: float = 0.0
 
 
 Responder = Callable[[dict[str, Any]], ScriptedReply]
@@ -264,6 +266,8 @@ class FakeOllama(FakeServer):
         if body.get("tools") and normalize_model(model) in self.no_tools_models:
             return self._error(400, f"registry.ollama.ai/library/{model} does not support tools")
         reply = self._next_reply(body)
+        if reply.delay:
+            await asyncio.sleep(reply.delay)
         if reply.error_status is not None:
             return self._error(reply.error_status, reply.error or "error", reply.retry_after)
         if body.get("stream", True) is False:
