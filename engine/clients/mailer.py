@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
+from email.utils import parseaddr
 from urllib.parse import parse_qs, unquote, urlsplit
 from xml.etree.ElementTree import Element
 
@@ -103,7 +104,7 @@ class Mailer:
             try:
                 await aiosmtplib.send(
                     message,
-                    sender=self._mail_from,
+                    sender=parseaddr(self._mail_from)[1] or self._mail_from,
                     recipients=recipients,
                     hostname=settings.host,
                     port=settings.port,
