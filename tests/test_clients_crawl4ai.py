@@ -9,7 +9,9 @@ from engine.clients.errors import BlockedURL, ServiceBusy, ServiceError, ToolErr
 from engine.clients.retry import RetryPolicy
 from tests.fakes.fixtures import CRAWL4AI_TOKEN, fake_crawl4ai, http_session  # noqa: F401
 
-FAST = RetryPolicy(attempts=3, initial_wait=0.001, max_wait=0.01, jitter=0.001, max_retry_after=0.01)
+FAST = RetryPolicy(
+    attempts=3, initial_wait=0.001, max_wait=0.01, jitter=0.001, max_retry_after=0.01
+)
 PAGE = "https://news.example/story"
 
 
@@ -25,7 +27,9 @@ def client(session, fake, token: str | None = CRAWL4AI_TOKEN, **kw) -> Crawl4AIC
 
 
 async def test_scrape_returns_title_and_markdown(http_session, fake_crawl4ai):
-    fake_crawl4ai.add_page(PAGE, "# Ramen opens\n\nThe shop opens Friday on Main St.", title="Ramen opens")
+    fake_crawl4ai.add_page(
+        PAGE, "# Ramen opens\n\nThe shop opens Friday on Main St.", title="Ramen opens"
+    )
     page = await client(http_session, fake_crawl4ai).scrape(PAGE)
 
     assert page.title == "Ramen opens"
@@ -131,8 +135,12 @@ async def test_server_side_ssrf_block_is_a_blocked_url(http_session, fake_crawl4
 
 
 async def test_private_targets_are_refused_before_calling_the_server(http_session, fake_crawl4ai):
-    for url in ("http://127.0.0.1:8000/admin", "http://169.254.169.254/", "file:///etc/passwd",
-                "https://www.instagram.com/p/1"):
+    for url in (
+        "http://127.0.0.1:8000/admin",
+        "http://169.254.169.254/",
+        "file:///etc/passwd",
+        "https://www.instagram.com/p/1",
+    ):
         with pytest.raises(BlockedURL):
             await client(http_session, fake_crawl4ai).scrape(url)
     assert fake_crawl4ai.requests == []
@@ -140,5 +148,7 @@ async def test_private_targets_are_refused_before_calling_the_server(http_sessio
 
 async def test_allow_listed_host_is_scraped(http_session, fake_crawl4ai):
     url = fake_crawl4ai.add_demo_page("local", "Local test page", "Local")
-    page = await client(http_session, fake_crawl4ai, allow_hosts=frozenset({"127.0.0.1"})).scrape(url)
+    page = await client(http_session, fake_crawl4ai, allow_hosts=frozenset({"127.0.0.1"})).scrape(
+        url
+    )
     assert page.title == "Local"

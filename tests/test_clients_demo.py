@@ -18,11 +18,21 @@ from tests.fakes.fake_ollama import FakeOllama
 from tests.fakes.fake_searxng import FakeSearxng
 
 AGENT_TOOLS = [
-    {"type": "function", "function": {"name": n, "description": n, "parameters": {"type": "object"}}}
+    {
+        "type": "function",
+        "function": {"name": n, "description": n, "parameters": {"type": "object"}},
+    }
     for n in ("searchWeb", "scrapeWebsite")
 ]
 CONFIG_TOOLS = [
-    {"type": "function", "function": {"name": "update_scout_config", "description": "", "parameters": {"type": "object"}}}
+    {
+        "type": "function",
+        "function": {
+            "name": "update_scout_config",
+            "description": "",
+            "parameters": {"type": "object"},
+        },
+    }
 ]
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -31,7 +41,9 @@ async def run_agent(session: aiohttp.ClientSession, urls: dict[str, str]) -> dic
     """A miniature scout run: plan, search, plan, scrape, plan, answer."""
     ollama = OllamaClient(session, urls["ollama"], "qwen2.5:7b", "nomic-embed-text")
     search = SearxngClient(session, urls["searxng"])
-    crawl = Crawl4AIClient(session, urls["crawl4ai"], urls["crawl4ai_token"], frozenset({"127.0.0.1"}))
+    crawl = Crawl4AIClient(
+        session, urls["crawl4ai"], urls["crawl4ai_token"], frozenset({"127.0.0.1"})
+    )
     messages: list[dict] = [{"role": "user", "content": "Find new ramen shops in Denver"}]
     for _ in range(5):
         turn = await ollama.chat(messages, tools=AGENT_TOOLS)
@@ -52,7 +64,12 @@ async def run_agent(session: aiohttp.ClientSession, urls: dict[str, str]) -> dic
 async def test_demo_agent_flow_in_process():
     async with FakeOllama() as ollama, FakeSearxng() as searxng, FakeCrawl4AI(token="t") as crawl:
         pages = install_demo(ollama, searxng, crawl)
-        urls = {"ollama": ollama.url, "searxng": searxng.url, "crawl4ai": crawl.url, "crawl4ai_token": "t"}
+        urls = {
+            "ollama": ollama.url,
+            "searxng": searxng.url,
+            "crawl4ai": crawl.url,
+            "crawl4ai_token": "t",
+        }
         async with aiohttp.ClientSession() as session:
             answer = await run_agent(session, urls)
     assert answer["taskCompleted"] is True and answer["taskStatus"] == "completed"
@@ -75,15 +92,25 @@ async def test_demo_configurator_fills_the_scout_then_replies():
                 {"role": "assistant", "content": "", "tool_calls": [calls[0].to_wire()]},
                 tool_result_message(calls[0], {"ok": True}),
             ]
-            reply = "".join([c.content async for c in client.stream_chat(messages, tools=CONFIG_TOOLS)])
+            reply = "".join(
+                [c.content async for c in client.stream_chat(messages, tools=CONFIG_TOOLS)]
+            )
     assert "ramen" in reply and "_" not in reply
 
 
 async def test_serve_cli_runs_all_fakes_and_writes_the_port_file(tmp_path):
     port_file = tmp_path / "fakes.json"
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tests.fakes.serve", "--port-file", str(port_file), "--chunk-delay", "0",
-        cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "tests.fakes.serve",
+        "--port-file",
+        str(port_file),
+        "--chunk-delay",
+        "0",
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     try:
         for _ in range(100):

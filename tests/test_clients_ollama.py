@@ -17,7 +17,9 @@ from engine.clients.retry import RetryPolicy
 from tests.fakes.fake_ollama import FakeOllama
 from tests.fakes.fixtures import fake_ollama, http_session  # noqa: F401
 
-FAST = RetryPolicy(attempts=3, initial_wait=0.001, max_wait=0.01, jitter=0.001, max_retry_after=0.05)
+FAST = RetryPolicy(
+    attempts=3, initial_wait=0.001, max_wait=0.01, jitter=0.001, max_retry_after=0.05
+)
 TOOLS = [
     {
         "type": "function",
@@ -62,7 +64,9 @@ async def test_chat_sends_format_and_tools(http_session, fake_ollama):
 
 
 async def test_chat_parses_several_tool_calls(http_session, fake_ollama):
-    fake_ollama.reply_tool_calls(("searchWeb", {"query": "a"}), ("scrapeWebsite", {"url": "https://x.example"}))
+    fake_ollama.reply_tool_calls(
+        ("searchWeb", {"query": "a"}), ("scrapeWebsite", {"url": "https://x.example"})
+    )
     result = await client(http_session, fake_ollama).chat(USER, tools=TOOLS)
 
     assert [(c.name, c.arguments) for c in result.tool_calls] == [
@@ -98,7 +102,9 @@ async def test_tool_arguments_must_be_an_object(http_session, fake_ollama, argum
 async def test_retries_429_honouring_retry_after_then_succeeds(http_session, fake_ollama):
     fake_ollama.fail(429, "too many requests", retry_after=1, times=2)
     fake_ollama.reply_text("finally")
-    policy = RetryPolicy(attempts=3, initial_wait=0.001, max_wait=0.001, jitter=0, max_retry_after=0.2)
+    policy = RetryPolicy(
+        attempts=3, initial_wait=0.001, max_wait=0.001, jitter=0, max_retry_after=0.2
+    )
     started = time.monotonic()
     result = await client(http_session, fake_ollama, retry=policy).chat(USER)
     elapsed = time.monotonic() - started
@@ -128,7 +134,9 @@ async def test_connection_refused_is_busy(http_session):
 
 
 async def test_unknown_model_says_how_to_pull_it(http_session, fake_ollama):
-    missing = OllamaClient(http_session, fake_ollama.url, "llama9:70b", "nomic-embed-text", retry=FAST)
+    missing = OllamaClient(
+        http_session, fake_ollama.url, "llama9:70b", "nomic-embed-text", retry=FAST
+    )
     with pytest.raises(ModelMissing) as caught:
         await missing.chat(USER)
     assert "run `ollama pull llama9:70b`" in str(caught.value)
@@ -222,7 +230,10 @@ async def test_embed_returns_normalised_deterministic_vectors(http_session):
         c = client(http_session, fake)
         first = await c.embed(["new ramen shop", "rocket launch"])
         again = await c.embed(["new ramen shop"])
-        assert fake.embed_requests[0] == {"model": "nomic-embed-text", "input": ["new ramen shop", "rocket launch"]}
+        assert fake.embed_requests[0] == {
+            "model": "nomic-embed-text",
+            "input": ["new ramen shop", "rocket launch"],
+        }
     assert len(first) == 2 and all(len(v) == 16 for v in first)
     assert all(math.isclose(sum(x * x for x in v), 1.0, rel_tol=1e-9) for v in first)
     assert again[0] == first[0]
@@ -235,7 +246,10 @@ async def test_embed_scripted_similar_texts(http_session):
         a, b, c_ = await client(http_session, fake).embed(
             ["New ramen place opens in downtown", "A ramen shop opened downtown", "Rocket launch"]
         )
-    cosine = lambda x, y: sum(p * q for p, q in zip(x, y))  # noqa: E731 - vectors are unit length
+
+    def cosine(x: list[float], y: list[float]) -> float:
+        return sum(p * q for p, q in zip(x, y, strict=True))  # unit vectors: dot = cosine
+
     assert cosine(a, b) > 0.99
     assert cosine(a, c_) < 0.85
 

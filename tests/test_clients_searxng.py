@@ -10,7 +10,9 @@ from engine.clients.searxng import SearxngClient, is_blocked_domain
 from tests.fakes.fake_searxng import result
 from tests.fakes.fixtures import fake_searxng, http_session  # noqa: F401
 
-FAST = RetryPolicy(attempts=3, initial_wait=0.001, max_wait=0.01, jitter=0.001, max_retry_after=0.01)
+FAST = RetryPolicy(
+    attempts=3, initial_wait=0.001, max_wait=0.01, jitter=0.001, max_retry_after=0.01
+)
 
 
 def client(session, fake) -> SearxngClient:  # type: ignore[no-untyped-def]
@@ -20,7 +22,12 @@ def client(session, fake) -> SearxngClient:  # type: ignore[no-untyped-def]
 async def test_search_maps_results_and_sends_json_format(http_session, fake_searxng):
     fake_searxng.add(
         "ramen denver",
-        result("https://eater.example/ramen", "New ramen spot", "Opened on Friday", published="2026-11-20T00:00:00"),
+        result(
+            "https://eater.example/ramen",
+            "New ramen spot",
+            "Opened on Friday",
+            published="2026-11-20T00:00:00",
+        ),
         result("https://news.example/food", "Food news", "Weekly roundup"),
     )
     found = await client(http_session, fake_searxng).search("ramen denver", time_range="week")

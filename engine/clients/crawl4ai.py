@@ -134,7 +134,9 @@ class Crawl4AIClient:
                 try:
                     data = await resp.json(content_type=None)
                 except ValueError as exc:
-                    raise ServiceError(SERVICE, "Crawl4AI sent a body that is not JSON", 200) from exc
+                    raise ServiceError(
+                        SERVICE, "Crawl4AI sent a body that is not JSON", 200
+                    ) from exc
                 if not isinstance(data, dict):
                     raise ServiceError(SERVICE, "Crawl4AI sent JSON that is not an object", 200)
                 return data
@@ -144,9 +146,11 @@ class Crawl4AIClient:
             try:
                 data = await call_with_retry(SERVICE, attempt, self._retry)
                 break
-            except _PageFailed:
+            except _PageFailed as exc:
                 if not tries_left:
-                    raise ToolError(f"Could not read {url}: the scraper failed on this page", url)
+                    raise ToolError(
+                        f"Could not read {url}: the scraper failed on this page", url
+                    ) from exc
                 await asyncio.sleep(self._page_retry_wait)
         assert data is not None
         return self._page_from(data, url, max_chars)

@@ -62,8 +62,16 @@ def parse_smtp_url(url: str) -> SmtpSettings:
 
 
 def _is_transient_smtp(exc: Exception) -> bool:
-    if isinstance(exc, (aiosmtplib.SMTPConnectError, aiosmtplib.SMTPServerDisconnected,
-                        aiosmtplib.SMTPTimeoutError, ConnectionError, TimeoutError)):
+    if isinstance(
+        exc,
+        (
+            aiosmtplib.SMTPConnectError,
+            aiosmtplib.SMTPServerDisconnected,
+            aiosmtplib.SMTPTimeoutError,
+            ConnectionError,
+            TimeoutError,
+        ),
+    ):
         return True
     # 4xx replies ("421 try again later", "451 local error") are temporary by definition.
     code = getattr(exc, "code", None)
@@ -125,6 +133,7 @@ class Mailer:
 
 # ---- rendering -------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class EmailContent:
     subject: str
@@ -167,12 +176,13 @@ def _one_line(text: str, limit: int = 120) -> str:
 
 def _page(title: str, body_html: str, scout_url: str, link_text: str) -> str:
     return (
-        "<!DOCTYPE html><html><body style=\"font-family:sans-serif;max-width:640px;"
-        "margin:0 auto;line-height:1.5\">"
-        f"<p style=\"color:#666;font-size:13px\">{html_lib.escape(title)}</p>"
+        '<!DOCTYPE html><html><body style="font-family:sans-serif;max-width:640px;'
+        'margin:0 auto;line-height:1.5">'
+        f'<p style="color:#666;font-size:13px">{html_lib.escape(title)}</p>'
         f"{body_html}"
-        f"<p><a href=\"{html_lib.escape(scout_url, quote=True)}\">{html_lib.escape(link_text)}</a></p>"
-        "<p style=\"color:#999;font-size:12px\">Sent by Open Scouts.</p>"
+        f'<p><a href="{html_lib.escape(scout_url, quote=True)}">'
+        f"{html_lib.escape(link_text)}</a></p>"
+        '<p style="color:#999;font-size:12px">Sent by Open Scouts.</p>'
         "</body></html>"
     )
 
@@ -189,7 +199,7 @@ def render_scout_disabled_email(scout_title: str, last_error: str, scout_url: st
     title = _one_line(scout_title)
     subject = f"Scout paused: {title}"
     explanation = (
-        f"Your scout \"{title}\" failed three runs in a row, so it has been turned off. "
+        f'Your scout "{title}" failed three runs in a row, so it has been turned off. '
         "Check its settings and turn it back on when you are ready."
     )
     error_line = _one_line(last_error, 500) or "unknown error"
@@ -198,4 +208,6 @@ def render_scout_disabled_email(scout_title: str, last_error: str, scout_url: st
         f"<p>{html_lib.escape(explanation)}</p>"
         f"<p><strong>Last error:</strong> {html_lib.escape(error_line)}</p>"
     )
-    return EmailContent(subject, text, _page(f"Scout: {title}", body_html, scout_url, "Open the scout"))
+    return EmailContent(
+        subject, text, _page(f"Scout: {title}", body_html, scout_url, "Open the scout")
+    )

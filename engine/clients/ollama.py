@@ -7,7 +7,6 @@ object but some builds and proxies send a JSON string, so both are accepted. Mis
 
 from __future__ import annotations
 
-import asyncio
 import json
 import secrets
 import string
@@ -244,8 +243,9 @@ class OllamaClient:
 
         Retries happen only while opening the stream; once a chunk has been yielded a
         failure is final: an ``{"error"}`` line raises ``ServiceError``, a dropped
-        connection or read timeout raises ``ServiceBusy``. The timeout applies per read. Stopping early (``break``, cancellation, ``aclose()``) closes
-        the upstream connection so Ollama stops generating.
+        connection or read timeout raises ``ServiceBusy``. The timeout applies per read.
+        Stopping early (``break``, cancellation, ``aclose()``) closes the upstream
+        connection so Ollama stops generating.
         """
         body = self._chat_body(messages, tools, None, options, stream=True)
         # A long answer may take minutes in total; the timeout applies per read instead.
@@ -275,12 +275,10 @@ class OllamaClient:
                     yield _chunk_from_line(line)
             except ValueError as exc:
                 raise ServiceError(SERVICE, f"Ollama sent a malformed stream: {exc}") from exc
-            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, aiohttp.ClientError) as exc:
                 # Output may already be on its way to the user, so no silent retry here;
                 # the caller may run the whole turn again later.
-                raise ServiceBusy(
-                    SERVICE, f"Ollama's answer broke off: {describe(exc)}"
-                ) from exc
+                raise ServiceBusy(SERVICE, f"Ollama's answer broke off: {describe(exc)}") from exc
         finally:
             # close(), not release(): drop the connection rather than drain the rest.
             resp.close()

@@ -113,7 +113,9 @@ class SearxngClient:
                 try:
                     return await resp.json(content_type=None)
                 except ValueError as exc:
-                    raise ServiceError(SERVICE, "SearXNG sent a body that is not JSON", 200) from exc
+                    raise ServiceError(
+                        SERVICE, "SearXNG sent a body that is not JSON", 200
+                    ) from exc
 
         data = await call_with_retry(SERVICE, attempt, self._retry)
         raw_results = data.get("results") if isinstance(data, dict) else None

@@ -106,6 +106,4 @@ async def ensure_public_url(
 
     for address in addresses:
         if is_forbidden_address(address):
-            raise BlockedURL(
-                f"Private, local and metadata addresses cannot be read: {url}", url
-            )
+            raise BlockedURL(f"Private, local and metadata addresses cannot be read: {url}", url)

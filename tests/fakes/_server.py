@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Self
 
 from aiohttp import web
@@ -46,7 +46,9 @@ class FailureQueue:
         return self._queue.popleft() if self._queue else None
 
 
-def json_failure(status: int, payload: dict[str, Any], retry_after: float | str | None) -> ScriptedFailure:
+def json_failure(
+    status: int, payload: dict[str, Any], retry_after: float | str | None
+) -> ScriptedFailure:
     return ScriptedFailure(
         status, json.dumps(payload), retry_after=None if retry_after is None else str(retry_after)
     )
@@ -73,9 +75,11 @@ class FakeServer:
             try:
                 body = json.loads(text)
             except ValueError:
-                body = dict(await request.post()) if request.content_type.endswith(
-                    "x-www-form-urlencoded"
-                ) else text
+                body = (
+                    dict(await request.post())
+                    if request.content_type.endswith("x-www-form-urlencoded")
+                    else text
+                )
         self.log.append(
             RecordedRequest(
                 request.method, request.path, dict(request.query), dict(request.headers), body

@@ -31,7 +31,10 @@ SUMMARY = "Two new ramen shops opened in Denver this week, Menya Kotori and Hosh
 SCOUT_CONFIG = {
     "title": "Denver ramen openings",
     "goal": "Find newly opened ramen restaurants in Denver",
-    "description": "Watches local food news for ramen shops that have just opened or announced an opening date in Denver.",
+    "description": (
+        "Watches local food news for ramen shops that have just opened "
+        "or announced an opening date in Denver."
+    ),
     "search_queries": [
         "new ramen restaurant Denver",
         "Denver ramen opening",
@@ -106,12 +109,16 @@ def demo_responder(page_urls: list[str]):  # type: ignore[no-untyped-def]
             last = _last_tool_name(messages)
             if not any(m.get("role") == "tool" for m in messages):
                 return ScriptedReply(
-                    tool_calls=[("searchWeb", {"query": SCOUT_CONFIG["search_queries"][0], "limit": 5})]
+                    tool_calls=[
+                        ("searchWeb", {"query": SCOUT_CONFIG["search_queries"][0], "limit": 5})
+                    ]
                 )
             if last == "searchWeb":
                 content = str(messages[-1].get("content", ""))
                 found = [u for u in re.findall(r"https?://[^\s\"')\]]+", content) if u in page_urls]
-                return ScriptedReply(tool_calls=[("scrapeWebsite", {"url": (found or page_urls)[0]})])
+                return ScriptedReply(
+                    tool_calls=[("scrapeWebsite", {"url": (found or page_urls)[0]})]
+                )
             return ScriptedReply(content=final_answer)
         if body.get("format") is not None:
             return ScriptedReply(content=json.dumps({"summary": SUMMARY}))
@@ -124,11 +131,19 @@ def install_demo(ollama: FakeOllama, searxng: FakeSearxng, crawl4ai: FakeCrawl4A
     """Script all three (already started) fakes; returns the demo page URLs."""
     urls = [crawl4ai.add_demo_page(slug, text, title) for slug, (title, text) in PAGES.items()]
     searxng.set_default(
-        result(urls[0], PAGES["menya-kotori-opens"][0], "Chicken paitan ramen arrives on Colfax.",
-               published="2026-11-20T09:00:00"),
+        result(
+            urls[0],
+            PAGES["menya-kotori-opens"][0],
+            "Chicken paitan ramen arrives on Colfax.",
+            published="2026-11-20T09:00:00",
+        ),
         result("https://www.reddit.com/r/denverfood/comments/abc", "Any new ramen?", "Thread"),
-        result(urls[1], PAGES["hoshi-ramen-lohi"][0], "A second Hoshi location opens in LoHi.",
-               published="2026-11-22T12:00:00"),
+        result(
+            urls[1],
+            PAGES["hoshi-ramen-lohi"][0],
+            "A second Hoshi location opens in LoHi.",
+            published="2026-11-22T12:00:00",
+        ),
     )
     ollama.responder = demo_responder(urls)
     return urls

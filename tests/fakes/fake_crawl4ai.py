@@ -45,7 +45,10 @@ class FakeCrawl4AI(FakeServer):
         self.pages[url] = FakePage(markdown, title, status_code)
 
     def add_failed(
-        self, url: str, error_message: str = "Blocked by anti-bot protection", status_code: int = 403
+        self,
+        url: str,
+        error_message: str = "Blocked by anti-bot protection",
+        status_code: int = 403,
     ) -> None:
         self.pages[url] = FakePage("URL blocked", "", status_code, False, error_message)
 
@@ -56,11 +59,17 @@ class FakeCrawl4AI(FakeServer):
         return url
 
     def fail(
-        self, status: int, times: int = 1, retry_after: float | str | None = None,
+        self,
+        status: int,
+        times: int = 1,
+        retry_after: float | str | None = None,
         detail: str | None = None,
     ) -> None:
         if status == 500:
-            payload: dict[str, Any] = {"error": "Internal server error", "correlation_id": secrets.token_hex(8)}
+            payload: dict[str, Any] = {
+                "error": "Internal server error",
+                "correlation_id": secrets.token_hex(8),
+            }
         else:
             payload = {"detail": detail or f"fake crawl4ai error {status}"}
         self.failures.add(json_failure(status, payload, retry_after), times)
@@ -92,7 +101,9 @@ class FakeCrawl4AI(FakeServer):
         if request.headers.get("Authorization") == f"Bearer {self.token}":
             return None
         return web.json_response(
-            {"detail": "Authentication required"}, status=401, headers={"WWW-Authenticate": "Bearer"}
+            {"detail": "Authentication required"},
+            status=401,
+            headers={"WWW-Authenticate": "Bearer"},
         )
 
     @staticmethod
@@ -125,7 +136,12 @@ class FakeCrawl4AI(FakeServer):
                 "fit_markdown": page.markdown if fit and page.success else "",
                 "fit_html": body_html if fit else "",
             },
-            "metadata": {"title": page.title or None, "description": None, "keywords": None, "author": None},
+            "metadata": {
+                "title": page.title or None,
+                "description": None,
+                "keywords": None,
+                "author": None,
+            },
             "links": {"internal": [], "external": []},
             "media": {"images": [], "videos": [], "audios": []},
             "tables": [],
@@ -143,11 +159,36 @@ class FakeCrawl4AI(FakeServer):
         try:
             body = await request.json()
         except ValueError:
-            return web.json_response({"detail": [{"type": "json_invalid", "loc": ["body"], "msg": "JSON decode error", "input": {}}]}, status=422)
-        urls = body.get("urls") if isinstance(body, dict) else None
-        if not isinstance(urls, list) or not 1 <= len(urls) <= 100 or not all(isinstance(u, str) for u in urls):
             return web.json_response(
-                {"detail": [{"type": "value_error", "loc": ["body", "urls"], "msg": "urls must hold 1 to 100 strings", "input": urls}]},
+                {
+                    "detail": [
+                        {
+                            "type": "json_invalid",
+                            "loc": ["body"],
+                            "msg": "JSON decode error",
+                            "input": {},
+                        }
+                    ]
+                },
+                status=422,
+            )
+        urls = body.get("urls") if isinstance(body, dict) else None
+        if (
+            not isinstance(urls, list)
+            or not 1 <= len(urls) <= 100
+            or not all(isinstance(u, str) for u in urls)
+        ):
+            return web.json_response(
+                {
+                    "detail": [
+                        {
+                            "type": "value_error",
+                            "loc": ["body", "urls"],
+                            "msg": "urls must hold 1 to 100 strings",
+                            "input": urls,
+                        }
+                    ]
+                },
                 status=422,
             )
         urls = [u if "://" in u else "https://" + u for u in urls]
@@ -176,6 +217,7 @@ class FakeCrawl4AI(FakeServer):
         if page is None:
             raise web.HTTPNotFound()
         return web.Response(
-            text=f"<!doctype html><title>{html.escape(page.title)}</title><pre>{html.escape(page.markdown)}</pre>",
+            text=f"<!doctype html><title>{html.escape(page.title)}</title>"
+            f"<pre>{html.escape(page.markdown)}</pre>",
             content_type="text/html",
         )

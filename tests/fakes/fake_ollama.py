@@ -138,7 +138,10 @@ class FakeOllama(FakeServer):
         self.reply(ScriptedReply(content=partial_content, midstream_error=error, **kw))
 
     def fail_embed(
-        self, status: int, error: str = "embed failed", retry_after: float | str | None = None,
+        self,
+        status: int,
+        error: str = "embed failed",
+        retry_after: float | str | None = None,
         times: int = 1,
     ) -> None:
         self.embed_failures.add(json_failure(status, {"error": error}, retry_after), times)
@@ -240,7 +243,9 @@ class FakeOllama(FakeServer):
             wire.append(call)
         return wire
 
-    def _line(self, model: str, message: dict[str, Any], done: bool, **extra: Any) -> dict[str, Any]:
+    def _line(
+        self, model: str, message: dict[str, Any], done: bool, **extra: Any
+    ) -> dict[str, Any]:
         return {"model": model, "created_at": CREATED_AT, "message": message, "done": done, **extra}
 
     @staticmethod
@@ -287,17 +292,25 @@ class FakeOllama(FakeServer):
         model = body["model"]
         lines: list[dict[str, Any]] = []
         for piece in tokens(reply.thinking):
-            lines.append(self._line(model, {"role": "assistant", "content": "", "thinking": piece}, False))
+            lines.append(
+                self._line(model, {"role": "assistant", "content": "", "thinking": piece}, False)
+            )
         for piece in tokens(reply.content):
             lines.append(self._line(model, {"role": "assistant", "content": piece}, False))
         if reply.midstream_error is not None:
             lines.append({"error": reply.midstream_error})
         else:
             if reply.tool_calls:
-                message = {"role": "assistant", "content": "", "tool_calls": self._wire_calls(reply.tool_calls)}
+                message = {
+                    "role": "assistant",
+                    "content": "",
+                    "tool_calls": self._wire_calls(reply.tool_calls),
+                }
                 lines.append(self._line(model, message, False))
             lines.append(
-                self._line(model, {"role": "assistant", "content": ""}, True, **self._metrics(body, reply))
+                self._line(
+                    model, {"role": "assistant", "content": ""}, True, **self._metrics(body, reply)
+                )
             )
         delay = reply.chunk_delay if reply.chunk_delay is not None else self.chunk_delay
         response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})

@@ -1,9 +1,9 @@
 """A fake SearXNG answering ``/search`` like the real one (protocols.md §2).
 
-    async with FakeSearxng() as searx:
-        searx.add("indian restaurants denver", result("https://a.example/x", "A"))
-        searx.json_enabled = False     # -> 403 HTML, as with the default settings.yml
-        searx.fail(503, times=2)
+async with FakeSearxng() as searx:
+    searx.add("indian restaurants denver", result("https://a.example/x", "A"))
+    searx.json_enabled = False     # -> 403 HTML, as with the default settings.yml
+    searx.fail(503, times=2)
 """
 
 from __future__ import annotations
@@ -71,7 +71,10 @@ class FakeSearxng(FakeServer):
         self.default_results = list(results)
 
     def fail(
-        self, status: int, times: int = 1, retry_after: float | str | None = None,
+        self,
+        status: int,
+        times: int = 1,
+        retry_after: float | str | None = None,
         error: str = "search error",
     ) -> None:
         self.failures.add(json_failure(status, {"error": error}, retry_after), times)
@@ -124,7 +127,9 @@ class FakeSearxng(FakeServer):
         if fmt == "json" and not self.json_enabled:
             return ScriptedFailure(403, _FORBIDDEN_HTML, content_type="text/html").response()
         if fmt != "json":
-            return web.Response(text="<!doctype html><title>SearXNG</title>", content_type="text/html")
+            return web.Response(
+                text="<!doctype html><title>SearXNG</title>", content_type="text/html"
+            )
         query = params.get("q", "")
         if not query:
             return web.json_response({"error": "No query"}, status=400)

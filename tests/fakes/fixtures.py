@@ -1,6 +1,6 @@
 """pytest-asyncio fixtures for the fakes. Import the ones a test module needs:
 
-    from tests.fakes.fixtures import fake_ollama, http_session  # noqa: F401
+from tests.fakes.fixtures import fake_ollama, http_session  # noqa: F401
 """
 
 from __future__ import annotations

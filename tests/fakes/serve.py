@@ -22,8 +22,12 @@ from tests.fakes.fake_searxng import FakeSearxng
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--port-file", required=True, type=Path, help="where to write the URLs as JSON")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--port-file", required=True, type=Path, help="where to write the URLs as JSON"
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--ollama-port", type=int, default=0)
     parser.add_argument("--searxng-port", type=int, default=0)
@@ -32,7 +36,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--chat-model", default="qwen2.5:7b")
     parser.add_argument("--embed-model", default="nomic-embed-text")
     parser.add_argument("--embed-dim", type=int, default=768)
-    parser.add_argument("--chunk-delay", type=float, default=0.02, help="seconds between streamed tokens")
+    parser.add_argument(
+        "--chunk-delay", type=float, default=0.02, help="seconds between streamed tokens"
+    )
     return parser.parse_args(argv)
 
 
@@ -44,11 +50,16 @@ def write_port_file(path: Path, data: dict[str, str]) -> None:
 
 async def serve(args: argparse.Namespace) -> None:
     ollama = FakeOllama(
-        models=[args.chat_model, args.embed_model], embed_dim=args.embed_dim,
-        chunk_delay=args.chunk_delay, host=args.host, port=args.ollama_port,
+        models=[args.chat_model, args.embed_model],
+        embed_dim=args.embed_dim,
+        chunk_delay=args.chunk_delay,
+        host=args.host,
+        port=args.ollama_port,
     )
     searxng = FakeSearxng(host=args.host, port=args.searxng_port)
-    crawl4ai = FakeCrawl4AI(token=args.crawl4ai_token or None, host=args.host, port=args.crawl4ai_port)
+    crawl4ai = FakeCrawl4AI(
+        token=args.crawl4ai_token or None, host=args.host, port=args.crawl4ai_port
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -64,7 +75,10 @@ async def serve(args: argparse.Namespace) -> None:
                 "crawl4ai_token": args.crawl4ai_token,
             },
         )
-        print(f"fakes ready: ollama={ollama.url} searxng={searxng.url} crawl4ai={crawl4ai.url}", flush=True)
+        print(
+            f"fakes ready: ollama={ollama.url} searxng={searxng.url} crawl4ai={crawl4ai.url}",
+            flush=True,
+        )
         await stop.wait()
 
 

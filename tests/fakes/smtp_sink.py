@@ -1,8 +1,8 @@
 """An SMTP server on 127.0.0.1 (aiosmtpd, in its own thread) that keeps every message.
 
-    with SmtpSink() as sink:
-        ... send to sink.host:sink.port (or sink.url, "smtp://127.0.0.1:PORT") ...
-        sink.messages[0]["Subject"]
+with SmtpSink() as sink:
+    ... send to sink.host:sink.port (or sink.url, "smtp://127.0.0.1:PORT") ...
+    sink.messages[0]["Subject"]
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ class Delivery:
 
 
 class _Collector:
-    def __init__(self, sink: "SmtpSink") -> None:
+    def __init__(self, sink: SmtpSink) -> None:
         self._sink = sink
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
