@@ -118,7 +118,7 @@ export function SettingsForm() {
         <form className="card" onSubmit={onSubmit} aria-labelledby="prefs-title">
           <h2 id="prefs-title">Preferences</h2>
           <fieldset style={{ border: "none", padding: 0, margin: "0 0 0.5rem" }}>
-            <legend className="check-label" style={{ marginBottom: "0.5rem" }}>
+            <legend className="check-label" style={{ marginBottom: "0.5rem", padding: 0 }}>
               Your location
             </legend>
             <p className="small muted">Used when you ask a scout to look &ldquo;near me&rdquo;.</p>
