@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from functools import wraps
+from typing import Any
+
+from aiohttp import web
+
+from api.context import now, services
+from api.jsonio import json_response, read_object
+from engine.accounts import Session
+from engine.errors import Unauthorized
+from engine.validation import check_fields
+
+routes = web.RouteTableDef()
+CURRENT_USER = web.RequestKey("current_user", dict)
+
+UserHandler = Callable[[web.Request, uuid.UUID], Awaitable[web.StreamResponse]]
+
+
+def authenticated(handler: UserHandler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """Resolve the bearer token to the caller's id before the handler runs."""
+
+    @wraps(handler)
+    async def wrapper(request: web.Request) -> web.StreamResponse:
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthorized("missing bearer token")
+        user = await services(request).accounts.user_for_token(token.strip(), now(request))
+        request[CURRENT_USER] = user
+        return await handler(request, user["id"])
+
+    return wrapper
+
+
+def session_body(session: Session, at: Any) -> dict[str, Any]:
+    return {
+        "access_token": session.access_token,
+        "token_type": "bearer",
+        "expires_in": int((session.expires_at - at).total_seconds()),
+        "expires_at": int(session.expires_at.timestamp()),
+        "refresh_token": session.refresh_token,
+        "user": session.user,
+    }
+
+
+def client_address(request: web.Request) -> str:
+    return request.remote or "unknown"
+
+
+@routes.post("/api/auth/signup")
+async def signup(request: web.Request) -> web.Response:
+    body = await read_object(request)
+    check_fields(body, ("email", "password"))
+    at = now(request)
+    session = await services(request).accounts.signup(body.get("email"), body.get("password"), at)
+    return json_response(session_body(session, at), status=201)
+
+
+@routes.post("/api/auth/login")
+async def login(request: web.Request) -> web.Response:
+    body = await read_object(request)
+    check_fields(body, ("email", "password"))
+    at = now(request)
+    session = await services(request).accounts.login(
+        body.get("email"), body.get("password"), client_address(request), at
+    )
+    return json_response(session_body(session, at))
+
+
+@routes.post("/api/auth/refresh")
+async def refresh(request: web.Request) -> web.Response:
+    body = await read_object(request)
+    check_fields(body, ("refresh_token",))
+    at = now(request)
+    session = await services(request).accounts.refresh(body.get("refresh_token"), at)
+    return json_response(session_body(session, at))
+
+
+@routes.post("/api/auth/logout")
+async def logout(request: web.Request) -> web.Response:
+    body = await read_object(request)
+    check_fields(body, ("refresh_token",))
+    await services(request).accounts.logout(body.get("refresh_token"), now(request))
+    return web.Response(status=204)
+
+
+@routes.get("/api/auth/me")
+@authenticated
+async def me(request: web.Request, user_id: uuid.UUID) -> web.Response:
+    return json_response({"user": request[CURRENT_USER]})

@@ -1,0 +1,59 @@
+"""Entry point of the `scouts` command: the engine's subcommands plus `serve`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+
+from aiohttp import web
+
+from api.app import build_services, create_app
+from engine import cli as engine_cli
+from engine.config import Settings
+
+log = logging.getLogger(__name__)
+
+
+async def _serve(settings: Settings) -> None:
+    services = build_services(settings)
+    app = create_app(services)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.api_host, settings.api_port)
+    await site.start()
+    log.info("API listening on http://%s:%s", settings.api_host, settings.api_port)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    if not args.no_migrate:
+        from engine import migrate
+
+        migrate.upgrade(settings.database_url, settings.embedding_dim)
+    try:
+        asyncio.run(_serve(settings))
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = engine_cli.build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    p = sub.add_parser("serve", help="run the HTTP API (and the scheduler, if enabled)")
+    p.add_argument("--no-migrate", action="store_true",
+                   help="do not upgrade the database schema before starting")
+    p.set_defaults(func=cmd_serve)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    return engine_cli.run(build_parser(), argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

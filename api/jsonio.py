@@ -1,0 +1,62 @@
+"""JSON in and out: one encoder for responses, one reader for request bodies."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+
+from engine.errors import NotFound, ValidationFailed
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    raise TypeError(f"cannot encode {type(value).__name__}")
+
+
+def dumps(data: Any) -> str:
+    return json.dumps(data, default=_default, separators=(",", ":"))
+
+
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.json_response(data, status=status, headers=headers, dumps=dumps)
+
+
+def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, **extra}}
+
+
+class BadJSON(ValidationFailed):
+    code = "invalid_json"
+
+
+async def read_json(request: web.Request) -> Any:
+    """The parsed body; a malformed or empty body is the caller's mistake (400)."""
+    raw = await request.read()
+    if not raw.strip():
+        raise BadJSON("request body must be JSON")
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadJSON(f"request body is not valid JSON: {exc}") from None
+
+
+async def read_object(request: web.Request) -> dict[str, Any]:
+    body = await read_json(request)
+    if not isinstance(body, dict):
+        raise ValidationFailed("request body must be a JSON object")
+    return body
+
+
+def path_uuid(request: web.Request, name: str = "id", what: str = "resource") -> uuid.UUID:
+    """Malformed ids are answered like unknown ones: they name nothing the caller owns."""
+    try:
+        return uuid.UUID(request.match_info[name])
+    except ValueError:
+        raise NotFound(f"{what} not found") from None

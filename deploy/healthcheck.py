@@ -1,0 +1,75 @@
+"""Container health probe for the api and worker services.
+
+python:3.11-slim has neither curl nor wget, so the image ships this script as
+/usr/local/bin/scouts-healthcheck. It uses only the standard library and exits 0 when
+healthy, 1 otherwise (the only codes Docker's HEALTHCHECK distinguishes).
+
+    scouts-healthcheck http://127.0.0.1:8000/api/health   # 2xx from the URL
+    scouts-healthcheck --database                         # TCP connect to DATABASE_URL's host
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import urllib.error
+import urllib.request
+from urllib.parse import urlsplit
+
+TIMEOUT_SECONDS = 4.0
+DEFAULT_PORTS = {"postgresql": 5432, "postgres": 5432}
+
+
+def check_http(url: str, timeout: float = TIMEOUT_SECONDS) -> bool:
+    """True when the URL answers with a 2xx status."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return 200 <= response.status < 300
+    except (urllib.error.URLError, OSError, ValueError):
+        # HTTPError (4xx/5xx) is a URLError subclass: unhealthy, as is no answer at all.
+        return False
+
+
+def database_address(database_url: str) -> tuple[str, int] | None:
+    """Host and port to probe, or None for a file database (nothing to reach)."""
+    parts = urlsplit(database_url)
+    dialect = parts.scheme.split("+", 1)[0]
+    if dialect == "sqlite":
+        return None
+    if not parts.hostname:
+        raise ValueError(f"DATABASE_URL has no host (dialect {dialect!r})")
+    port = parts.port or DEFAULT_PORTS.get(dialect)
+    if port is None:
+        raise ValueError(f"DATABASE_URL has no port and {dialect!r} has no known default")
+    return parts.hostname, port
+
+
+def check_database(database_url: str, timeout: float = TIMEOUT_SECONDS) -> bool:
+    """True when the database server accepts a TCP connection (or is a local file)."""
+    try:
+        address = database_address(database_url)
+    except ValueError:
+        return False
+    if address is None:
+        return True
+    try:
+        with socket.create_connection(address, timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1:
+        print("usage: scouts-healthcheck URL | --database", file=sys.stderr)
+        return 2
+    if argv[0] == "--database":
+        healthy = check_database(os.environ.get("DATABASE_URL", ""))
+    else:
+        healthy = check_http(argv[0])
+    return 0 if healthy else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

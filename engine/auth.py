@@ -1,0 +1,90 @@
+"""Password hashing and token primitives.
+
+bcrypt is deliberately slow, so hashing runs in a worker thread and the event loop keeps
+serving other requests meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import secrets
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+import bcrypt
+import jwt
+
+from engine.errors import Unauthorized
+
+JWT_ALGORITHM = "HS256"
+BCRYPT_ROUNDS = 12
+# bcrypt only reads the first 72 bytes; longer passwords are refused rather than truncated.
+MAX_PASSWORD_BYTES = 72
+MIN_PASSWORD_LENGTH = 8
+
+# Verifying against this keeps "unknown email" as slow as "wrong password".
+_DUMMY_HASH = bcrypt.hashpw(b"not-a-real-password", bcrypt.gensalt(rounds=4)).decode()
+
+
+async def hash_password(password: str, rounds: int = BCRYPT_ROUNDS) -> str:
+    salt = bcrypt.gensalt(rounds=rounds)
+    hashed = await asyncio.to_thread(bcrypt.hashpw, password.encode(), salt)
+    return hashed.decode()
+
+
+async def verify_password(password: str, password_hash: str | None) -> bool:
+    target = (password_hash or _DUMMY_HASH).encode()
+    try:
+        ok = await asyncio.to_thread(bcrypt.checkpw, password.encode(), target)
+    except ValueError:
+        return False
+    return ok and password_hash is not None
+
+
+def issue_access_token(
+    secret: str, user_id: uuid.UUID, email: str, now: datetime, ttl_seconds: int
+) -> tuple[str, datetime]:
+    expires_at = now + timedelta(seconds=ttl_seconds)
+    claims = {
+        "sub": str(user_id),
+        "email": email,
+        "iat": int(now.timestamp()),
+        "exp": int(expires_at.timestamp()),
+        "typ": "access",
+    }
+    return jwt.encode(claims, secret, algorithm=JWT_ALGORITHM), expires_at
+
+
+def decode_access_token(secret: str, token: str, now: datetime) -> dict[str, Any]:
+    """Verify signature, algorithm and expiry against ``now``; raise Unauthorized otherwise."""
+    try:
+        claims = jwt.decode(
+            token,
+            secret,
+            algorithms=[JWT_ALGORITHM],
+            options={"require": ["sub", "exp", "iat"], "verify_exp": False},
+        )
+    except jwt.PyJWTError:
+        raise Unauthorized("invalid access token") from None
+    # Expiry is checked here rather than by PyJWT so that it follows the injected clock.
+    if not isinstance(claims.get("exp"), int) or claims["exp"] <= now.timestamp():
+        raise Unauthorized("access token expired")
+    if claims.get("typ") != "access":
+        raise Unauthorized("invalid access token")
+    try:
+        claims["sub"] = uuid.UUID(str(claims["sub"]))
+    except ValueError:
+        raise Unauthorized("invalid access token") from None
+    return claims
+
+
+def new_refresh_token() -> tuple[str, str]:
+    """An opaque token for the client and the SHA-256 hash we store."""
+    token = secrets.token_urlsafe(32)
+    return token, hash_refresh_token(token)
+
+
+def hash_refresh_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()

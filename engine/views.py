@@ -1,0 +1,146 @@
+"""Public shapes of domain rows: what the API returns and the CLI prints.
+
+Internal columns (password hashes, leases' raw checkpoint) never leave through here.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from engine.validation import is_complete
+
+SCOUT_KEYS = (
+    "id", "title", "goal", "description", "search_queries", "location", "frequency",
+    "is_active", "last_run_at", "consecutive_failures", "created_at", "updated_at",
+)
+
+
+def execution_status(state: str, cancelled_at: datetime | None) -> str:
+    """The original's coarse status, derived from the machine state."""
+    if state == "done":
+        return "completed"
+    if state == "failed":
+        return "cancelled" if cancelled_at is not None else "failed"
+    return "running"
+
+
+def scout_view(row: dict[str, Any]) -> dict[str, Any]:
+    view = {key: row.get(key) for key in SCOUT_KEYS}
+    view["search_queries"] = list(row.get("search_queries") or [])
+    view["is_complete"] = is_complete(row)
+    return view
+
+
+def scout_list_item(row: dict[str, Any]) -> dict[str, Any]:
+    view = scout_view(row)
+    if row.get("latest_id") is None:
+        view["latest_execution"] = None
+    else:
+        view["latest_execution"] = {
+            "id": row["latest_id"],
+            "state": row["latest_state"],
+            "status": execution_status(row["latest_state"], row["latest_cancelled_at"]),
+            "started_at": row["latest_started_at"],
+            "completed_at": row["latest_completed_at"],
+            "summary_text": row["latest_summary_text"],
+        }
+    return view
+
+
+def message_view(row: dict[str, Any]) -> dict[str, Any]:
+    return {key: row[key] for key in ("id", "role", "content", "created_at")}
+
+
+def preferences_view(row: dict[str, Any] | None) -> dict[str, Any]:
+    row = row or {}
+    return {
+        "location": row.get("location"),
+        "notification_email": row.get("notification_email"),
+        "notifications_enabled": row.get("notifications_enabled", True),
+    }
+
+
+def checkpoint_summary(checkpoint: dict[str, Any] | None) -> dict[str, Any]:
+    checkpoint = checkpoint or {}
+    return {
+        "round": checkpoint.get("round", 0),
+        "searches": len(checkpoint.get("searches_done", [])),
+        "pages_read": len(checkpoint.get("pages_read", [])),
+        "pending_tool_calls": len(checkpoint.get("pending", [])),
+        "consecutive_tool_errors": checkpoint.get("consecutive_tool_errors", 0),
+        "messages": len(checkpoint.get("messages", [])),
+    }
+
+
+def wait_reason(row: dict[str, Any], now: datetime) -> str | None:
+    """Why an in-flight run is not moving right now, in words an operator can act on."""
+    if row["state"] in ("done", "failed"):
+        return None
+    if row["deadline_at"] <= now:
+        return "past its deadline; the next tick will fail it"
+    lease_until = row.get("lease_expires_at")
+    if row.get("lease_owner") and lease_until and lease_until > now:
+        return f"being advanced by worker {row['lease_owner']} (lease until {lease_until.isoformat()})"
+    next_run = row.get("next_run_at")
+    if next_run and next_run > now:
+        reason = row.get("wait_reason") or "waiting"
+        return f"{reason}; retrying at {next_run.isoformat()}"
+    if lease_until and lease_until <= now and row.get("lease_owner"):
+        return f"worker {row['lease_owner']} stopped answering; the next tick takes the run over"
+    return "queued for the next scheduler tick"
+
+
+def execution_actions(row: dict[str, Any], now: datetime) -> list[str]:
+    actions = []
+    if row["state"] not in ("done", "failed"):
+        actions.append("cancel")
+        leased = row.get("lease_expires_at") and row["lease_expires_at"] > now
+        if not leased and (row.get("next_run_at") and row["next_run_at"] > now):
+            actions.append("resume")
+    elif row["state"] == "failed":
+        actions.append("resume")
+    return actions
+
+
+def execution_summary(row: dict[str, Any], now: datetime) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "scout_id": row["scout_id"],
+        "status": execution_status(row["state"], row.get("cancelled_at")),
+        "state": row["state"],
+        "trigger": row["trigger"],
+        "started_at": row["started_at"],
+        "completed_at": row["completed_at"],
+        "error_message": row["error_message"],
+        "results_summary": row["results_summary"],
+        "summary_text": row["summary_text"],
+        "is_duplicate": row["is_duplicate"],
+        "wait_reason": wait_reason(row, now),
+        "next_run_at": row["next_run_at"],
+    }
+
+
+STEP_KEYS = (
+    "id", "step_number", "step_type", "description", "input_data", "output_data", "status",
+    "started_at", "completed_at", "error_message",
+)
+
+
+def execution_detail(
+    row: dict[str, Any], steps: list[dict[str, Any]], now: datetime
+) -> dict[str, Any]:
+    return {
+        **execution_summary(row, now),
+        "attempts": row["attempts"],
+        "transitions": row["transitions"],
+        "round": (row.get("checkpoint") or {}).get("round", 0),
+        "engine_version": row["engine_version"],
+        "lease_owner": row["lease_owner"],
+        "lease_expires_at": row["lease_expires_at"],
+        "deadline_at": row["deadline_at"],
+        "cancelled_at": row["cancelled_at"],
+        "checkpoint": checkpoint_summary(row.get("checkpoint")),
+        "actions": execution_actions(row, now),
+        "steps": [{key: step[key] for key in STEP_KEYS} for step in steps],
+    }

