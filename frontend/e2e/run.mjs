@@ -33,9 +33,14 @@ async function shot(page, name) {
   await page.screenshot({ path: file, fullPage: true }).catch((e) => console.log(`  (screenshot ${name} failed: ${e.message})`));
 }
 
-/** Runs named steps in order; once one fails the rest are reported as skipped. */
-async function step(name, fn) {
-  if (results.some((r) => r.status === "failed")) {
+let blocked = false;
+
+/**
+ * Runs named steps in order. Once a step fails, the steps that build on it are
+ * reported as skipped; steps marked independent still run.
+ */
+async function step(name, fn, { independent = false } = {}) {
+  if (blocked && !independent) {
     results.push({ name, status: "skipped" });
     console.log(`SKIP  ${name}`);
     return;
@@ -47,6 +52,7 @@ async function step(name, fn) {
     console.log(`PASS  ${name} (${((Date.now() - t0) / 1000).toFixed(1)}s)`);
   } catch (err) {
     results.push({ name, status: "failed" });
+    if (!independent) blocked = true;
     console.log(`FAIL  ${name}: ${err?.message?.split("\n")[0] ?? err}`);
     if (err?.stack) console.log(err.stack.split("\n").slice(1, 4).join("\n"));
   }
@@ -191,7 +197,7 @@ async function main() {
       await page.getByTestId("signout").click();
       await page.waitForURL(/\/login/);
       await page.getByTestId("header-signout").waitFor({ state: "detached" });
-    });
+    }, { independent: true });
     await ctxA.close();
 
     const ctxB = await browser.newContext({ viewport: { width: 1280, height: 900 } });
@@ -200,13 +206,14 @@ async function main() {
     pageB.on("pageerror", (e) => pageErrors.push(e.message));
 
     await step("a second user cannot see the first user's scout", async () => {
+      if (!scoutUrl) throw new Error("no scout was created");
       await pageB.goto(`${BASE_URL}/login?mode=signup`);
       await signUpOnLoginPage(pageB, userB);
       await pageB.waitForURL((u) => !u.pathname.startsWith("/login"));
       await pageB.goto(scoutUrl);
       await pageB.getByTestId("not-found").getByRole("heading", { name: "Scout not found" }).waitFor();
       await shot(pageB, "not-found");
-    });
+    }, { independent: true });
     await ctxB.close();
   } finally {
     await browser.close();
