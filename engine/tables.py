@@ -185,3 +185,32 @@ user_preferences = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
 )
+
+# Outbox: emails are written in the same transaction as the run result that caused them
+# and sent by the scheduler afterwards, so a crash can never send for an uncommitted result.
+notifications = sa.Table(
+    "notifications",
+    metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("user_id", sa.Uuid, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("scout_id", sa.Uuid, sa.ForeignKey("scouts.id", ondelete="CASCADE")),
+    sa.Column(
+        "execution_id", sa.Uuid, sa.ForeignKey("scout_executions.id", ondelete="CASCADE")
+    ),
+    sa.Column("kind", sa.String(30), nullable=False),
+    sa.Column("to_address", sa.String(320), nullable=False),
+    sa.Column("subject", sa.Text, nullable=False),
+    sa.Column("text_body", sa.Text, nullable=False),
+    sa.Column("html_body", sa.Text, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("next_attempt_at", UTCDateTime, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("sent_at", UTCDateTime),
+    sa.Column("last_error", sa.Text),
+    sa.Index(
+        "ix_notifications_unsent",
+        "next_attempt_at",
+        postgresql_where=sa.text("sent_at IS NULL"),
+        sqlite_where=sa.text("sent_at IS NULL"),
+    ),
+)

@@ -1,0 +1,90 @@
+"""Run the three HTTP fakes as a standalone process with the demo script (see demo.py).
+
+    python -m tests.fakes.serve --port-file /tmp/fakes.json [--crawl4ai-token demo-token]
+
+Writes ``{"ollama": url, "searxng": url, "crawl4ai": url, "crawl4ai_token": token}`` to the
+port file (atomically, once all three listen) and serves until SIGINT/SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+from pathlib import Path
+
+from tests.fakes.demo import install_demo
+from tests.fakes.fake_crawl4ai import FakeCrawl4AI
+from tests.fakes.fake_ollama import FakeOllama
+from tests.fakes.fake_searxng import FakeSearxng
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--port-file", required=True, type=Path, help="where to write the URLs as JSON"
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--ollama-port", type=int, default=0)
+    parser.add_argument("--searxng-port", type=int, default=0)
+    parser.add_argument("--crawl4ai-port", type=int, default=0)
+    parser.add_argument("--crawl4ai-token", default="demo-token")
+    parser.add_argument("--chat-model", default="qwen2.5:7b")
+    parser.add_argument("--embed-model", default="nomic-embed-text")
+    parser.add_argument("--embed-dim", type=int, default=768)
+    parser.add_argument(
+        "--chunk-delay", type=float, default=0.02, help="seconds between streamed tokens"
+    )
+    return parser.parse_args(argv)
+
+
+def write_port_file(path: Path, data: dict[str, str]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2))
+    os.replace(tmp, path)  # readers never see a half-written file
+
+
+async def serve(args: argparse.Namespace) -> None:
+    ollama = FakeOllama(
+        models=[args.chat_model, args.embed_model],
+        embed_dim=args.embed_dim,
+        chunk_delay=args.chunk_delay,
+        host=args.host,
+        port=args.ollama_port,
+    )
+    searxng = FakeSearxng(host=args.host, port=args.searxng_port)
+    crawl4ai = FakeCrawl4AI(
+        token=args.crawl4ai_token or None, host=args.host, port=args.crawl4ai_port
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with ollama, searxng, crawl4ai:
+        install_demo(ollama, searxng, crawl4ai)
+        write_port_file(
+            args.port_file,
+            {
+                "ollama": ollama.url,
+                "searxng": searxng.url,
+                "crawl4ai": crawl4ai.url,
+                "crawl4ai_token": args.crawl4ai_token,
+            },
+        )
+        print(
+            f"fakes ready: ollama={ollama.url} searxng={searxng.url} crawl4ai={crawl4ai.url}",
+            flush=True,
+        )
+        await stop.wait()
+
+
+def main(argv: list[str] | None = None) -> None:
+    asyncio.run(serve(parse_args(argv)))
+
+
+if __name__ == "__main__":
+    main()
