@@ -1,0 +1,235 @@
+// End-to-end check of the whole product through a real browser:
+//   BASE_URL=http://127.0.0.1:3000 node e2e/run.mjs
+// BASE_URL is the Next.js app, which proxies /api to a backend (in CI one that
+// talks to fake Ollama/SearXNG/Crawl4AI). Screenshots go to E2E_ARTIFACTS.
+// Every wait is for a condition on the page, never a fixed sleep.
+import { chromium } from "playwright-core";
+import { mkdir } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const BASE_URL = (process.env.BASE_URL || "http://127.0.0.1:3000").replace(/\/+$/, "");
+const ARTIFACTS = path.resolve(process.env.E2E_ARTIFACTS || path.join(here, "..", "test-results"));
+const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
+const STEP_TIMEOUT = Number(process.env.E2E_STEP_TIMEOUT_MS || 30_000);
+// A real run goes through several planning rounds; give the scheduler time.
+const RUN_TIMEOUT = Number(process.env.E2E_RUN_TIMEOUT_MS || 240_000);
+const CHAT_TIMEOUT = Number(process.env.E2E_CHAT_TIMEOUT_MS || 90_000);
+const PROMPT = "New Indian restaurants opening in Denver";
+const FOLLOW_UPS = ["Denver, Colorado. Check daily please.", "Anywhere is fine. Daily.", "Yes, that is all. Daily in Denver."];
+
+const stamp = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
+const userA = { email: `e2e-a-${stamp}@example.com`, password: "correct horse battery" };
+const userB = { email: `e2e-b-${stamp}@example.com`, password: "another long password" };
+
+const results = [];
+let shotNo = 0;
+
+async function shot(page, name) {
+  shotNo += 1;
+  const file = path.join(ARTIFACTS, `${String(shotNo).padStart(2, "0")}-${name}.png`);
+  await page.screenshot({ path: file, fullPage: true }).catch((e) => console.log(`  (screenshot ${name} failed: ${e.message})`));
+}
+
+let blocked = false;
+
+/**
+ * Runs named steps in order. Once a step fails, the steps that build on it are
+ * reported as skipped; steps marked independent still run.
+ */
+async function step(name, fn, { independent = false } = {}) {
+  if (blocked && !independent) {
+    results.push({ name, status: "skipped" });
+    console.log(`SKIP  ${name}`);
+    return;
+  }
+  const t0 = Date.now();
+  try {
+    await fn();
+    results.push({ name, status: "passed" });
+    console.log(`PASS  ${name} (${((Date.now() - t0) / 1000).toFixed(1)}s)`);
+  } catch (err) {
+    results.push({ name, status: "failed" });
+    if (!independent) blocked = true;
+    console.log(`FAIL  ${name}: ${err?.message?.split("\n")[0] ?? err}`);
+    if (err?.stack) console.log(err.stack.split("\n").slice(1, 4).join("\n"));
+  }
+}
+
+async function signUpOnLoginPage(page, user) {
+  const heading = page.getByRole("heading", { level: 1 });
+  await heading.waitFor();
+  if (!/create your account/i.test(await heading.innerText())) await page.getByTestId("auth-toggle").click();
+  await page.getByRole("heading", { name: /create your account/i }).waitFor();
+  await page.getByLabel("Email").fill(user.email);
+  await page.getByLabel("Password").fill(user.password);
+  await page.getByTestId("auth-submit").click();
+}
+
+async function checklistDone(page) {
+  return (await page.getByTestId("checklist-progress").innerText()).startsWith("6 of 6");
+}
+
+/** Waits until the assistant finished answering (no request or stream in flight). */
+async function waitChatIdle(page, assistantCountBefore) {
+  await page.waitForFunction(
+    (before) => {
+      const log = document.querySelector('[data-testid="chat-log"]');
+      if (!log) return false;
+      const answered = log.querySelectorAll('[data-testid="chat-assistant"], [data-testid="tool-note"]').length > before;
+      const busy = !!document.querySelector('[data-testid="chat-thinking"]') || !document.querySelector('[data-testid="chat-send"]');
+      const failed = !!document.querySelector('.chat [data-testid="error"]');
+      return failed || (answered && !busy);
+    },
+    assistantCountBefore,
+    { timeout: CHAT_TIMEOUT },
+  );
+  const err = page.locator('.chat [data-testid="error"]');
+  if (await err.count()) throw new Error(`chat error: ${await err.first().innerText()}`);
+}
+
+async function main() {
+  await mkdir(ARTIFACTS, { recursive: true });
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found (apt-get install -y chromium)`);
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--no-first-run",
+      "--disable-quic",
+    ],
+  });
+  const pageErrors = [];
+  let scoutUrl = "";
+  try {
+    const ctxA = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    ctxA.setDefaultTimeout(STEP_TIMEOUT);
+    const page = await ctxA.newPage();
+    page.on("pageerror", (e) => pageErrors.push(e.message));
+
+    await step("home page asks what to look for", async () => {
+      await page.goto(`${BASE_URL}/`);
+      await page.getByRole("heading", { name: "What should a scout look for?" }).waitFor();
+      await page.getByTestId("home-prompt").fill(PROMPT);
+      await shot(page, "home");
+    });
+
+    await step("signed-out prompt goes through sign up and opens the new scout", async () => {
+      await page.getByTestId("home-submit").click();
+      await page.waitForURL(/\/login/);
+      await shot(page, "login");
+      await signUpOnLoginPage(page, userA);
+      await page.waitForURL(/\/scout\/[^/]+$/, { timeout: STEP_TIMEOUT });
+      scoutUrl = page.url();
+      await page.getByTestId("chat-user").filter({ hasText: PROMPT }).first().waitFor();
+    });
+
+    await step("chat assistant fills the checklist", async () => {
+      await waitChatIdle(page, 0);
+      for (const reply of FOLLOW_UPS) {
+        if (await checklistDone(page)) break;
+        const before = await page.locator('[data-testid="chat-assistant"], [data-testid="tool-note"]').count();
+        await page.getByTestId("chat-input").fill(reply);
+        await page.getByTestId("chat-send").click();
+        await waitChatIdle(page, before);
+        // The checklist refetches after each answer; give it the chance to tick.
+        await page
+          .waitForFunction(() => document.querySelector('[data-testid="checklist-progress"]')?.textContent?.startsWith("6 of 6"), null, { timeout: 5_000 })
+          .catch(() => {});
+      }
+      await page.waitForFunction(
+        () => document.querySelector('[data-testid="checklist-progress"]')?.textContent?.startsWith("6 of 6"),
+        null,
+        { timeout: STEP_TIMEOUT },
+      );
+      await page.getByTestId("activate").and(page.locator(":enabled")).waitFor();
+      await shot(page, "scout-chat");
+    });
+
+    await step("activating the scout shows the reports view", async () => {
+      await page.getByTestId("activate").click();
+      await page.getByTestId("scout-state").filter({ hasText: "Active" }).waitFor();
+      await page.getByTestId("run-now").waitFor();
+    });
+
+    await step("run now produces a finished report through polling", async () => {
+      await page.getByTestId("run-now").click();
+      await page.getByTestId("execution").first().waitFor();
+      await shot(page, "run-started");
+      const finished = page.locator('[data-testid="execution"]:not([data-status="running"])').first();
+      await finished.waitFor({ timeout: RUN_TIMEOUT });
+      const status = await finished.getAttribute("data-status");
+      if (status !== "completed") {
+        const why = await finished.innerText();
+        throw new Error(`run ended as ${status}: ${why.slice(0, 300)}`);
+      }
+      const report = finished.getByTestId("report");
+      await report.waitFor();
+      if ((await report.innerText()).trim().length < 10) throw new Error("report is empty");
+      if (await report.locator("script, iframe").count()) throw new Error("report rendered raw HTML");
+      await finished.locator("details.steps > summary").click();
+      await finished.getByTestId("step-timeline").waitFor();
+      await shot(page, "report");
+    });
+
+    await step("scouts list shows the scout", async () => {
+      await page.goto(`${BASE_URL}/scouts`);
+      const item = page.getByTestId("scout-item").first();
+      await item.waitFor();
+      const toggle = item.getByTestId("scout-active-toggle");
+      if (!(await toggle.isChecked())) throw new Error("scout is not shown as active");
+      await shot(page, "scouts");
+    });
+
+    await step("settings page shows the account and signs out", async () => {
+      await page.goto(`${BASE_URL}/settings`);
+      await page.getByTestId("account-email").filter({ hasText: userA.email }).waitFor();
+      await page.getByLabel("City").waitFor();
+      await shot(page, "settings");
+      await page.getByTestId("signout").click();
+      await page.waitForURL(/\/login/);
+      await page.getByTestId("header-signout").waitFor({ state: "detached" });
+    }, { independent: true });
+    await ctxA.close();
+
+    const ctxB = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    ctxB.setDefaultTimeout(STEP_TIMEOUT);
+    const pageB = await ctxB.newPage();
+    pageB.on("pageerror", (e) => pageErrors.push(e.message));
+
+    await step("a second user cannot see the first user's scout", async () => {
+      if (!scoutUrl) throw new Error("no scout was created");
+      await pageB.goto(`${BASE_URL}/login?mode=signup`);
+      await signUpOnLoginPage(pageB, userB);
+      await pageB.waitForURL((u) => !u.pathname.startsWith("/login"));
+      await pageB.goto(scoutUrl);
+      await pageB.getByTestId("not-found").getByRole("heading", { name: "Scout not found" }).waitFor();
+      await shot(pageB, "not-found");
+    }, { independent: true });
+    await ctxB.close();
+  } finally {
+    await browser.close();
+  }
+  if (pageErrors.length) console.log(`page errors seen:\n  ${[...new Set(pageErrors)].join("\n  ")}`);
+}
+
+try {
+  await main();
+} catch (err) {
+  results.push({ name: "setup", status: "failed" });
+  console.log(`FAIL  setup: ${err?.message ?? err}`);
+}
+const passed = results.filter((r) => r.status === "passed").length;
+const failed = results.filter((r) => r.status === "failed").length;
+const skipped = results.filter((r) => r.status === "skipped").length;
+console.log(`screenshots in ${ARTIFACTS}`);
+console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ""}`);
+process.exit(failed ? 1 : 0);

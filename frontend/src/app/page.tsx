@@ -1,0 +1,5 @@
+import { HomePrompt } from "./HomePrompt";
+
+export default function HomePage() {
+  return <HomePrompt />;
+}

@@ -1,0 +1,202 @@
+"use client";
+
+import { useRouter } from "next/navigation";
+import { useEffect, useState, type FormEvent } from "react";
+import { errorMessage, preferences as prefsApi } from "@/lib/api";
+import { useAuth, useRequireUser } from "@/lib/auth";
+import { formatDateTime } from "@/lib/format";
+import type { Preferences } from "@/lib/types";
+import { ErrorAlert, Loading } from "@/components/Feedback";
+
+interface FormState {
+  city: string;
+  state: string;
+  country: string;
+  latitude: string;
+  longitude: string;
+  email: string;
+  enabled: boolean;
+}
+
+function toForm(p: Preferences): FormState {
+  return {
+    city: p.location?.city ?? "",
+    state: p.location?.state ?? "",
+    country: p.location?.country ?? "",
+    latitude: p.location?.latitude != null ? String(p.location.latitude) : "",
+    longitude: p.location?.longitude != null ? String(p.location.longitude) : "",
+    email: p.notification_email ?? "",
+    enabled: p.notifications_enabled,
+  };
+}
+
+function parseCoord(raw: string, limit: number, name: string): number | null {
+  if (!raw.trim()) return null;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || Math.abs(n) > limit) throw new Error(`${name} must be a number between -${limit} and ${limit}.`);
+  return n;
+}
+
+function fromForm(f: FormState): Preferences {
+  const latitude = parseCoord(f.latitude, 90, "Latitude");
+  const longitude = parseCoord(f.longitude, 180, "Longitude");
+  const city = f.city.trim();
+  if (!city && (f.state.trim() || f.country.trim() || latitude !== null || longitude !== null)) {
+    throw new Error("Enter a city, or clear the location fields.");
+  }
+  return {
+    location: city
+      ? { city, state: f.state.trim() || null, country: f.country.trim() || null, latitude, longitude }
+      : null,
+    notification_email: f.email.trim() || null,
+    notifications_enabled: f.enabled,
+  };
+}
+
+export function SettingsForm() {
+  const user = useRequireUser();
+  const { logout } = useAuth();
+  const router = useRouter();
+  const [form, setForm] = useState<FormState | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [saved, setSaved] = useState(false);
+  const [saving, setSaving] = useState(false);
+
+  useEffect(() => {
+    if (!user) return;
+    prefsApi
+      .get()
+      .then((p) => setForm(toForm(p)))
+      .catch((err) => setError(errorMessage(err)));
+  }, [user]);
+
+  function set<K extends keyof FormState>(key: K, value: FormState[K]) {
+    setSaved(false);
+    setForm((f) => (f ? { ...f, [key]: value } : f));
+  }
+
+  async function onSubmit(e: FormEvent) {
+    e.preventDefault();
+    if (!form) return;
+    setError(null);
+    setSaved(false);
+    let body: Preferences;
+    try {
+      body = fromForm(form);
+    } catch (err) {
+      setError(errorMessage(err));
+      return;
+    }
+    setSaving(true);
+    try {
+      setForm(toForm(await prefsApi.put(body)));
+      setSaved(true);
+    } catch (err) {
+      setError(errorMessage(err));
+    } finally {
+      setSaving(false);
+    }
+  }
+
+  async function signOut() {
+    await logout();
+    router.push("/login");
+  }
+
+  if (!user || (!form && !error)) return <Loading label="Loading settings…" />;
+
+  return (
+    <>
+      <div className="page-head">
+        <div>
+          <h1>Settings</h1>
+          <p>Where you are and how scouts reach you.</p>
+        </div>
+      </div>
+      <ErrorAlert message={error} />
+      {form && (
+        <form className="card" onSubmit={onSubmit} aria-labelledby="prefs-title">
+          <h2 id="prefs-title">Preferences</h2>
+          <fieldset style={{ border: "none", padding: 0, margin: "0 0 0.5rem" }}>
+            <legend className="check-label" style={{ marginBottom: "0.5rem", padding: 0 }}>
+              Your location
+            </legend>
+            <p className="small muted">Used when you ask a scout to look &ldquo;near me&rdquo;.</p>
+            <div className="grid-2">
+              <div className="field">
+                <label htmlFor="city">City</label>
+                <input id="city" type="text" autoComplete="address-level2" value={form.city} onChange={(e) => set("city", e.target.value)} />
+              </div>
+              <div className="field">
+                <label htmlFor="state">State or region</label>
+                <input id="state" type="text" autoComplete="address-level1" value={form.state} onChange={(e) => set("state", e.target.value)} />
+              </div>
+              <div className="field">
+                <label htmlFor="country">Country</label>
+                <input id="country" type="text" autoComplete="country-name" value={form.country} onChange={(e) => set("country", e.target.value)} />
+              </div>
+              <div className="grid-2">
+                <div className="field">
+                  <label htmlFor="latitude">Latitude</label>
+                  <input id="latitude" type="text" inputMode="decimal" value={form.latitude} onChange={(e) => set("latitude", e.target.value)} />
+                </div>
+                <div className="field">
+                  <label htmlFor="longitude">Longitude</label>
+                  <input id="longitude" type="text" inputMode="decimal" value={form.longitude} onChange={(e) => set("longitude", e.target.value)} />
+                </div>
+              </div>
+            </div>
+          </fieldset>
+          <div className="field">
+            <label htmlFor="notify-email">Notification email</label>
+            <input
+              id="notify-email"
+              type="email"
+              autoComplete="email"
+              placeholder={user.email}
+              value={form.email}
+              onChange={(e) => set("email", e.target.value)}
+              aria-describedby="notify-email-hint"
+            />
+            <div id="notify-email-hint" className="field-hint">
+              Leave empty to use your account email.
+            </div>
+          </div>
+          <div className="field">
+            <label className="switch">
+              <input
+                type="checkbox"
+                role="switch"
+                checked={form.enabled}
+                onChange={(e) => set("enabled", e.target.checked)}
+                data-testid="notifications-toggle"
+              />
+              Email me when a scout finds something new
+            </label>
+          </div>
+          <div className="row">
+            <button type="submit" className="btn btn-primary" disabled={saving} data-testid="settings-save">
+              {saving ? "Saving…" : "Save preferences"}
+            </button>
+            {saved && (
+              <span className="small" style={{ color: "var(--ok)" }} role="status">
+                Saved.
+              </span>
+            )}
+          </div>
+        </form>
+      )}
+      <section className="card" aria-labelledby="account-title">
+        <h2 id="account-title">Account</h2>
+        <p>
+          Signed in as <strong data-testid="account-email">{user.email}</strong>
+          <br />
+          <span className="small muted">Member since {formatDateTime(user.created_at)}</span>
+        </p>
+        <button type="button" className="btn btn-danger" onClick={signOut} data-testid="signout">
+          Sign out
+        </button>
+      </section>
+    </>
+  );
+}
