@@ -1,0 +1,205 @@
+"""Advancing one claimed run by exactly one transition, and persisting it atomically."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from engine.clients.errors import ServiceBusy, ServiceError
+from engine.config import Settings
+from engine.db import Database
+from engine.machine import ENGINE_VERSION, next_state
+from engine.notify import Notifier
+from engine.steps import STEPS, Outcome, StepContext, failure
+from engine.storage import runs as run_store
+from engine.storage import scouts as scout_store
+from engine.storage.vectors import most_similar
+from engine.toolbox import Toolbox
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(seconds=90)
+DUPLICATE_SIMILARITY = 0.85
+DISABLE_AFTER_FAILURES = 3
+MAX_WAIT = timedelta(minutes=10)
+
+
+class LostRun(Exception):
+    """The run changed under us (cancelled, or the lease was taken over): drop our work."""
+
+
+def backoff(attempts: int, retry_after: float | None) -> timedelta:
+    """How long a run waits after its services stayed busy ``attempts`` times in a row."""
+    seconds = max(retry_after or 0.0, 15.0 * 2 ** min(attempts, 6))
+    return min(timedelta(seconds=seconds), MAX_WAIT)
+
+
+def days_ago(then: datetime, now: datetime) -> int:
+    return max(0, (now - then).days)
+
+
+class Runner:
+    def __init__(
+        self, db: Database, tools: Toolbox, notifier: Notifier, settings: Settings,
+        worker_id: str, clock: Callable[[], datetime],
+    ) -> None:
+        self.db = db
+        self.tools = tools
+        self.notifier = notifier
+        self.settings = settings
+        self.worker_id = worker_id
+        self.clock = clock
+
+    async def advance(self, execution: dict[str, Any], now: datetime) -> str:
+        """Run one transition of a run this worker has leased; returns what happened."""
+        async with self.db.transaction() as conn:
+            scout = await scout_store.get_scout_unscoped(conn, execution["scout_id"])
+            findings = await run_store.recent_findings(conn, execution["scout_id"])
+        assert scout is not None  # runs are deleted with their scout
+        ctx = StepContext(
+            execution=execution, scout=scout, tools=self.tools, now=now,
+            embedding_dim=self.settings.embedding_dim,
+            earlier_findings=[(f["summary_text"], days_ago(f["completed_at"], now))
+                              for f in findings],
+        )
+        heartbeat = asyncio.create_task(self._keep_lease(execution["id"]))
+        try:
+            outcome = await self._run_step(ctx)
+        except ServiceBusy as exc:
+            return await self._postpone(execution, exc, now)
+        finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+        try:
+            await self.commit(execution, scout, outcome, now)
+        except LostRun:
+            log.info("run %s changed while worker %s advanced it; work dropped",
+                     execution["id"], self.worker_id)
+            return "lost"
+        return outcome.trigger
+
+    async def _run_step(self, ctx: StepContext) -> Outcome:
+        state = ctx.execution["state"]
+        checkpoint = ctx.execution["checkpoint"] or {}
+        if ctx.execution["engine_version"] != ENGINE_VERSION:
+            return failure(checkpoint, f"started by engine version "
+                           f"{ctx.execution['engine_version']}, this worker runs "
+                           f"{ENGINE_VERSION}; resume it to restart it", ctx.now, state)
+        try:
+            return await STEPS[state](ctx)
+        except ServiceBusy:
+            raise
+        except ServiceError as exc:
+            return failure(checkpoint, str(exc), ctx.now, state)
+        except Exception as exc:  # a bug must not leave the run spinning forever
+            log.exception("step %s of run %s crashed", state, ctx.execution["id"])
+            return failure(checkpoint, f"internal error in {state}: {type(exc).__name__}",
+                           ctx.now, state)
+
+    async def _keep_lease(self, execution_id: uuid.UUID) -> None:
+        """Refresh the lease while a slow step runs, so no one takes the run over."""
+        while True:
+            await asyncio.sleep(LEASE.total_seconds() / 3)
+            async with self.db.transaction() as conn:
+                alive = await run_store.extend_lease(
+                    conn, execution_id, self.worker_id, self.clock() + LEASE)
+            if not alive:
+                return
+
+    async def _postpone(self, execution: dict[str, Any], exc: ServiceBusy, now: datetime) -> str:
+        attempts = execution["attempts"] + 1
+        wait = backoff(attempts - 1, exc.retry_after)
+        values = {
+            "attempts": attempts,
+            "next_run_at": now + wait,
+            "wait_reason": f"{exc.service} is busy or unreachable ({exc.message})",
+            "lease_owner": None,
+            "lease_expires_at": None,
+        }
+        async with self.db.transaction() as conn:
+            await run_store.update_guarded(conn, execution["id"], expected_state=execution["state"],
+                                           worker=self.worker_id, values=values)
+        log.info("run %s waits %s: %s", execution["id"], wait, exc)
+        return "waiting"
+
+    async def commit(
+        self, execution: dict[str, Any], scout: dict[str, Any], outcome: Outcome, now: datetime
+    ) -> None:
+        """New state + checkpoint + history row (+ results, bookkeeping, emails): one
+        transaction, or nothing."""
+        new_state = next_state(execution["state"], outcome.trigger)
+        values: dict[str, Any] = {
+            "state": new_state,
+            "checkpoint": outcome.checkpoint,
+            "transitions": execution["transitions"] + 1,
+            "attempts": 0,
+            "next_run_at": None,
+            "wait_reason": None,
+            "lease_owner": None,
+            "lease_expires_at": None,
+        }
+        notify = False
+        async with self.db.transaction() as conn:
+            if new_state == "done":
+                results, notify = await self._results(conn, execution, scout, outcome, now)
+                values.update(results)
+            elif new_state == "failed":
+                values.update(completed_at=now, error_message=outcome.error)
+            if not await run_store.update_guarded(
+                conn, execution["id"], expected_state=execution["state"],
+                worker=self.worker_id, values=values,
+            ):
+                raise LostRun(execution["id"])
+            await run_store.add_step(conn, execution["id"], outcome.step)
+            if new_state == "done":
+                await run_store.record_scout_success(conn, scout["id"], now)
+                if notify:
+                    await self.notifier.findings(conn, scout, execution["id"],
+                                                 values["results_summary"]["response"], now)
+            elif new_state == "failed":
+                await self.record_failure(conn, scout, outcome.error or "failed", now)
+
+    async def _results(
+        self, conn: AsyncConnection, execution: dict[str, Any], scout: dict[str, Any],
+        outcome: Outcome, now: datetime,
+    ) -> tuple[dict[str, Any], bool]:
+        """What a finished run stores, and whether its owner gets an email."""
+        assert outcome.answer is not None
+        answer = dict(outcome.answer)
+        duplicate = False
+        if outcome.embedding is not None:
+            nearest = await most_similar(conn, scout["id"], outcome.embedding, k=1,
+                                         exclude=execution["id"])
+            if nearest and nearest[0].similarity >= DUPLICATE_SIMILARITY:
+                duplicate = True
+                answer["response"] += (
+                    "\n\n_Already reported: this matches an earlier finding "
+                    f"(\u201c{nearest[0].summary_text}\u201d), so no email was sent._"
+                )
+        values = {
+            "completed_at": now,
+            "results_summary": answer,
+            "summary_text": outcome.summary,
+            "summary_embedding": outcome.embedding,
+            "is_duplicate": duplicate,
+        }
+        return values, answer["taskCompleted"] and not duplicate
+
+    async def record_failure(
+        self, conn: AsyncConnection, scout: dict[str, Any], error: str, now: datetime
+    ) -> None:
+        disabled = await run_store.record_scout_failure(conn, scout["id"], now,
+                                                        DISABLE_AFTER_FAILURES)
+        if disabled:
+            log.warning("scout %s deactivated after %d failed runs", scout["id"],
+                        DISABLE_AFTER_FAILURES)
+            await self.notifier.scout_disabled(conn, scout, error, now)
+

@@ -1,0 +1,307 @@
+"""What each working state does. One call = one transition's worth of work.
+
+Steps talk to the outside world and return an Outcome; they never touch the database.
+The runner persists the outcome (new state, checkpoint, history row) in one transaction,
+so a step that crashes halfway simply runs again on the next claim.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from engine.agent_prompt import (
+    MAX_PAGES,
+    MAX_ROUNDS,
+    REMIND_EVERY,
+    TOOLS,
+    final_round_message,
+    kickoff_message,
+    reminder,
+    summary_messages,
+    system_prompt,
+)
+from engine.answers import (
+    BadToolCall,
+    clean_summary,
+    normalise_query,
+    parse_answer,
+    scrape_url,
+    search_call,
+)
+from engine.clients.errors import ServiceError, ToolError
+from engine.clients.searxng import is_blocked_domain
+from engine.toolbox import Toolbox
+
+MAX_CONSECUTIVE_TOOL_ERRORS = 3
+SEARCH = "searchWeb"
+SCRAPE = "scrapeWebsite"
+
+
+@dataclass
+class StepContext:
+    execution: dict[str, Any]
+    scout: dict[str, Any]
+    tools: Toolbox
+    now: datetime
+    embedding_dim: int
+    # (summary, days ago) of the scout's latest findings, newest first
+    earlier_findings: list[tuple[str, int]] = field(default_factory=list)
+
+
+@dataclass
+class Outcome:
+    trigger: str
+    checkpoint: dict[str, Any]
+    step: dict[str, Any]
+    error: str | None = None
+    # for `finish`: what gets stored on the run
+    answer: dict[str, Any] | None = None
+    summary: str | None = None
+    embedding: list[float] | None = None
+
+
+def step_record(
+    step_type: str, description: str, now: datetime, *, input_data: Any = None,
+    output_data: Any = None, error: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "step_type": step_type,
+        "description": description,
+        "input_data": input_data,
+        "output_data": output_data,
+        "status": "failed" if error else "completed",
+        "error_message": error,
+        "started_at": now,
+        "completed_at": now,
+    }
+
+
+def failure(checkpoint: dict[str, Any], message: str, now: datetime, failed_in: str) -> Outcome:
+    checkpoint = {**checkpoint, "failed_in": failed_in}
+    return Outcome(
+        "fail", checkpoint,
+        step_record("analyze", "Run failed", now, error=message), error=message,
+    )
+
+
+def _tool_message(call: dict[str, Any], content: Any) -> dict[str, Any]:
+    text = content if isinstance(content, str) else json.dumps(content, ensure_ascii=False)
+    return {"role": "tool", "tool_name": call["name"], "tool_call_id": call["id"],
+            "content": text}
+
+
+def default_time_range(scout: dict[str, Any]) -> str:
+    return "day" if scout.get("frequency") == "daily" else "week"
+
+
+def _fresh_checkpoint(ctx: StepContext) -> dict[str, Any]:
+    return {
+        "messages": [
+            {"role": "system",
+             "content": system_prompt(ctx.scout, ctx.earlier_findings, ctx.now)},
+            {"role": "user", "content": kickoff_message()},
+        ],
+        "round": 0,
+        "pending": [],
+        "searches_done": [],
+        "pages_read": [],
+        "consecutive_tool_errors": 0,
+    }
+
+
+async def plan(ctx: StepContext) -> Outcome:
+    cp = copy.deepcopy(ctx.execution["checkpoint"]) or {}
+    if not cp.get("messages"):
+        cp = _fresh_checkpoint(ctx)
+    messages: list[dict[str, Any]] = cp["messages"]
+    round_number = cp.get("round", 0) + 1
+    if round_number > MAX_ROUNDS:
+        return failure(cp, f"the agent used all {MAX_ROUNDS} planning rounds without answering",
+                       ctx.now, "planning")
+    if round_number > 1 and (round_number - 1) % REMIND_EVERY == 0:
+        messages.append({"role": "user", "content": reminder(round_number - 1)})
+    last_round = round_number == MAX_ROUNDS
+    if last_round:
+        messages.append({"role": "user", "content": final_round_message()})
+    cp["round"] = round_number
+
+    try:
+        result = await ctx.tools.ollama.chat(messages, tools=None if last_round else TOOLS)
+    except ToolError as exc:
+        # The model produced a tool call we could not even decode: tell it and try again.
+        cp["consecutive_tool_errors"] = cp.get("consecutive_tool_errors", 0) + 1
+        messages.append({"role": "user", "content": f"Your tool call was malformed: {exc.message}"})
+        if cp["consecutive_tool_errors"] >= MAX_CONSECUTIVE_TOOL_ERRORS:
+            return failure(cp, f"{MAX_CONSECUTIVE_TOOL_ERRORS} tool calls in a row failed; "
+                           f"last: {exc.message}", ctx.now, "planning")
+        return Outcome("replan", cp, step_record(
+            "analyze", f"Round {round_number}: malformed tool call", ctx.now,
+            input_data={"round": round_number}, error=exc.message))
+
+    if not result.tool_calls:
+        cp["answer"] = result.content
+        cp["pending"] = []
+        messages.append(result.assistant_message())
+        return Outcome("answer", cp, step_record(
+            "analyze", f"Round {round_number}: the agent wrote its answer", ctx.now,
+            input_data={"round": round_number}, output_data={"content": result.content[:2000]}))
+    if last_round:
+        return failure(cp, f"the agent used all {MAX_ROUNDS} planning rounds without answering",
+                       ctx.now, "planning")
+
+    messages.append(result.assistant_message())
+    pending, problems = _triage_calls(cp, result.tool_calls, default_time_range(ctx.scout))
+    for call, reason, counts_as_error in problems:
+        messages.append(_tool_message(call, reason))
+        if counts_as_error:
+            cp["consecutive_tool_errors"] = cp.get("consecutive_tool_errors", 0) + 1
+    cp["pending"] = pending
+    requested = [{"tool": c.name, "arguments": c.arguments} for c in result.tool_calls]
+    if cp.get("consecutive_tool_errors", 0) >= MAX_CONSECUTIVE_TOOL_ERRORS:
+        return failure(cp, f"{MAX_CONSECUTIVE_TOOL_ERRORS} tool calls in a row failed; last: "
+                       f"{problems[-1][1]}", ctx.now, "planning")
+    searches = sum(1 for p in pending if p["name"] == SEARCH)
+    pages = len(pending) - searches
+    trigger = "search" if searches else "read" if pages else "replan"
+    description = (f"Round {round_number}: {searches} search(es), {pages} page(s) requested"
+                   + (f", {len(problems)} call(s) refused" if problems else ""))
+    return Outcome(trigger, cp, step_record(
+        "analyze", description, ctx.now, input_data={"round": round_number},
+        output_data={"tool_calls": requested,
+                     "refused": [{"tool": c["name"], "reason": r} for c, r, _ in problems]}))
+
+
+def _triage_calls(
+    cp: dict[str, Any], calls: list[Any], time_range: str
+) -> tuple[list[dict[str, Any]], list[tuple[dict[str, Any], str, bool]]]:
+    """Split the model's tool calls into work to do and refusals (reason, is-an-error)."""
+    pending: list[dict[str, Any]] = []
+    problems: list[tuple[dict[str, Any], str, bool]] = []
+    searched = set(cp.get("searches_done", []))
+    read = set(cp.get("pages_read", []))
+    for call in calls:
+        wire = {"id": call.id, "name": call.name, "arguments": call.arguments}
+        try:
+            if call.name == SEARCH:
+                search = search_call(call.arguments, time_range)
+                key = normalise_query(search.query)
+                if key in searched:
+                    problems.append((wire, "You already ran this search; use its results "
+                                     "above instead of repeating it.", False))
+                    continue
+                searched.add(key)
+                pending.append({**wire, "arguments": {"query": search.query,
+                                                      "limit": search.limit,
+                                                      "time_range": search.time_range}})
+            elif call.name == SCRAPE:
+                url = scrape_url(call.arguments)
+                if url in read:
+                    problems.append((wire, "You already read this page.", False))
+                    continue
+                if is_blocked_domain(url):
+                    raise BadToolCall("social media sites cannot be read; pick another source")
+                if len(read) >= MAX_PAGES:
+                    problems.append((wire, f"You have read the maximum of {MAX_PAGES} pages; "
+                                     "answer with what you have.", False))
+                    continue
+                read.add(url)
+                pending.append({**wire, "arguments": {"url": url}})
+            else:
+                raise BadToolCall(f"there is no tool named {call.name!r}")
+        except BadToolCall as exc:
+            problems.append((wire, f"Error: {exc}", True))
+    return pending, problems
+
+
+async def search(ctx: StepContext) -> Outcome:
+    cp = copy.deepcopy(ctx.execution["checkpoint"])
+    todo = [p for p in cp["pending"] if p["name"] == SEARCH]
+    rest = [p for p in cp["pending"] if p["name"] != SEARCH]
+    outputs = []
+    for call in todo:
+        args = call["arguments"]
+        try:
+            results = await ctx.tools.searxng.search(
+                args["query"], limit=args["limit"], time_range=args["time_range"])
+        except ToolError as exc:
+            cp["consecutive_tool_errors"] = cp.get("consecutive_tool_errors", 0) + 1
+            cp["messages"].append(_tool_message(call, f"Error: {exc.message}"))
+            outputs.append({"query": args["query"], "error": exc.message})
+        else:
+            cp["consecutive_tool_errors"] = 0
+            found = [{"title": r.title, "url": r.url, "description": r.description,
+                      "publishedDate": r.published_date} for r in results]
+            cp["messages"].append(_tool_message(call, found or "No results."))
+            outputs.append({"query": args["query"], "results": found})
+        cp.setdefault("searches_done", []).append(normalise_query(args["query"]))
+    cp["pending"] = rest
+    step = step_record(
+        "search", f"Searched the web for {len(todo)} quer{'y' if len(todo) == 1 else 'ies'}",
+        ctx.now, input_data={"queries": [c["arguments"] for c in todo]}, output_data=outputs)
+    if cp["consecutive_tool_errors"] >= MAX_CONSECUTIVE_TOOL_ERRORS:
+        return failure(cp, f"{MAX_CONSECUTIVE_TOOL_ERRORS} tool calls in a row failed",
+                       ctx.now, "searching")
+    return Outcome("read_next" if rest else "searched", cp, step)
+
+
+async def read(ctx: StepContext) -> Outcome:
+    cp = copy.deepcopy(ctx.execution["checkpoint"])
+    todo = [p for p in cp["pending"] if p["name"] == SCRAPE]
+    outputs = []
+    for call in todo:
+        url = call["arguments"]["url"]
+        try:
+            page = await ctx.tools.crawl4ai.scrape(url)
+        except ToolError as exc:
+            cp["consecutive_tool_errors"] = cp.get("consecutive_tool_errors", 0) + 1
+            cp["messages"].append(_tool_message(call, f"Error: {exc.message}"))
+            outputs.append({"url": url, "error": exc.message})
+        else:
+            cp["consecutive_tool_errors"] = 0
+            cp["messages"].append(_tool_message(
+                call, {"url": page.url, "title": page.title, "markdown": page.markdown}))
+            outputs.append({"url": url, "title": page.title, "chars": len(page.markdown)})
+        cp.setdefault("pages_read", []).append(url)
+    cp["pending"] = []
+    step = step_record(
+        "scrape", f"Read {len(todo)} page{'s' if len(todo) != 1 else ''}", ctx.now,
+        input_data={"urls": [c["arguments"]["url"] for c in todo]}, output_data=outputs)
+    if cp["consecutive_tool_errors"] >= MAX_CONSECUTIVE_TOOL_ERRORS:
+        return failure(cp, f"{MAX_CONSECUTIVE_TOOL_ERRORS} tool calls in a row failed",
+                       ctx.now, "reading")
+    return Outcome("pages_read", cp, step)
+
+
+async def summarize(ctx: StepContext) -> Outcome:
+    cp = ctx.execution["checkpoint"]
+    answer = parse_answer(cp.get("answer") or "")
+    summary = embedding = None
+    if answer["taskCompleted"]:
+        reply = await ctx.tools.ollama.chat(summary_messages(answer["response"]))
+        summary = clean_summary(reply.content) or clean_summary(answer["response"])
+        embedding = (await ctx.tools.ollama.embed([summary]))[0]
+        if len(embedding) != ctx.embedding_dim:
+            raise ServiceError(
+                "ollama",
+                f"the embedding model returned {len(embedding)} numbers but EMBEDDING_DIM is "
+                f"{ctx.embedding_dim}; set EMBEDDING_DIM to match the model and run "
+                "`scouts reembed`",
+            )
+    step = step_record(
+        "summarize", "Wrote the report" if answer["taskCompleted"] else
+        f"Nothing new to report ({answer['taskStatus']})", ctx.now,
+        output_data={"taskStatus": answer["taskStatus"], "summary": summary})
+    return Outcome("finish", cp, step, answer=answer, summary=summary, embedding=embedding)
+
+
+STEPS: dict[str, Callable[[StepContext], Awaitable[Outcome]]] = {
+    "planning": plan,
+    "searching": search,
+    "reading": read,
+    "summarizing": summarize,
+}
