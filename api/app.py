@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 
@@ -13,10 +14,11 @@ from api.jsonio import json_response
 from api.middleware import cors_middleware, errors_as_json
 from api.openapi import openapi_document
 from engine.accounts import Accounts
+from engine.auth import BCRYPT_ROUNDS
 from engine.clock import utcnow
 from engine.config import Settings
 from engine.db import Database
-from engine.executions import Executions
+from engine.engine import ScoutEngine
 from engine.scouts import Scouts
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -42,24 +44,24 @@ def build_services(
     settings: Settings,
     db: Database | None = None,
     clock: Callable[[], datetime] = utcnow,
-    bcrypt_rounds: int | None = None,
+    bcrypt_rounds: int = BCRYPT_ROUNDS,
+    engine: ScoutEngine | None = None,
 ) -> Services:
+    """Call from a running event loop: the engine opens an HTTP client session."""
     db = db or Database(settings.database_url)
-    accounts = Accounts(db, settings) if bcrypt_rounds is None else Accounts(
-        db, settings, bcrypt_rounds=bcrypt_rounds
-    )
     return Services(
         settings=settings,
         db=db,
-        accounts=accounts,
+        accounts=Accounts(db, settings, bcrypt_rounds=bcrypt_rounds),
         scouts=Scouts(db),
-        executions=Executions(db),
+        engine=engine or ScoutEngine(settings, db, clock=clock),
         clock=clock,
-        extras={},
     )
 
 
-def create_app(services: Services, *, own_database: bool = True) -> web.Application:
+def create_app(
+    services: Services, *, own_database: bool = True, run_scheduler: bool = False
+) -> web.Application:
     app = web.Application(
         client_max_size=MAX_BODY_BYTES,
         middlewares=[cors_middleware(services.settings.cors_origins), errors_as_json],
@@ -68,10 +70,26 @@ def create_app(services: Services, *, own_database: bool = True) -> web.Applicat
     for table in (routes, auth_routes.routes, scout_routes.routes, execution_routes.routes):
         app.router.add_routes(table)
 
+    if run_scheduler:
+        app.cleanup_ctx.append(_scheduler(services))
     if own_database:
-        async def close_database(_app: web.Application) -> AsyncIterator[None]:
+        async def close_resources(_app: web.Application) -> AsyncIterator[None]:
             yield
+            await services.engine.close()
             await services.db.close()
 
-        app.cleanup_ctx.append(close_database)
+        app.cleanup_ctx.append(close_resources)
     return app
+
+
+def _scheduler(services: Services) -> Callable[[web.Application], AsyncIterator[None]]:
+    """The worker loop inside the API process, so a newcomer needs one process."""
+
+    async def run(_app: web.Application) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        task = asyncio.create_task(services.engine.run_forever(stop))
+        yield
+        stop.set()
+        await task
+
+    return run

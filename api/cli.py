@@ -16,8 +16,10 @@ log = logging.getLogger(__name__)
 
 
 async def _serve(settings: Settings) -> None:
+    if settings.jwt_secret_generated:
+        log.warning("JWT_SECRET is not set: using a random one, so sessions end on restart")
     services = build_services(settings)
-    app = create_app(services)
+    app = create_app(services, run_scheduler=settings.scheduler_enabled)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, settings.api_host, settings.api_port)

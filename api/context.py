@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from aiohttp import web
 
 from engine.accounts import Accounts
 from engine.config import Settings
+from engine.controls import RunControls
 from engine.db import Database
+from engine.engine import ScoutEngine
 from engine.executions import Executions
 from engine.scouts import Scouts
 
@@ -22,9 +23,16 @@ class Services:
     db: Database
     accounts: Accounts
     scouts: Scouts
-    executions: Executions
+    engine: ScoutEngine
     clock: Callable[[], datetime]
-    extras: dict[str, Any]
+
+    @property
+    def executions(self) -> Executions:
+        return self.engine.executions
+
+    @property
+    def controls(self) -> RunControls:
+        return self.engine.controls
 
 
 SERVICES = web.AppKey("services", Services)

@@ -40,3 +40,30 @@ async def get_execution(request: web.Request, user_id: uuid.UUID) -> web.Respons
         path_uuid(request, "id", "execution"), now(request), user_id
     )
     return json_response({"execution": execution})
+
+
+@routes.post("/api/scouts/{id}/run")
+@authenticated
+async def run_now(request: web.Request, user_id: uuid.UUID) -> web.Response:
+    execution = await services(request).controls.run_now(
+        user_id, path_uuid(request, "id", "scout"), now(request)
+    )
+    return json_response({"execution": execution}, status=202)
+
+
+@routes.post("/api/executions/{id}/cancel")
+@authenticated
+async def cancel(request: web.Request, user_id: uuid.UUID) -> web.Response:
+    execution = await services(request).controls.cancel(
+        path_uuid(request, "id", "execution"), now(request), user_id
+    )
+    return json_response({"execution": execution})
+
+
+@routes.post("/api/executions/{id}/resume")
+@authenticated
+async def resume(request: web.Request, user_id: uuid.UUID) -> web.Response:
+    execution = await services(request).controls.resume(
+        path_uuid(request, "id", "execution"), now(request), user_id
+    )
+    return json_response({"execution": execution})

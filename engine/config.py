@@ -6,13 +6,10 @@ so every name the application reads is listed once in ``SETTINGS_ENV_VARS``.
 
 from __future__ import annotations
 
-import logging
 import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-
-log = logging.getLogger(__name__)
 
 SETTINGS_ENV_VARS: tuple[str, ...] = (
     "DATABASE_URL",
@@ -103,6 +100,8 @@ class Settings:
     run_deadline_seconds: int = 600
     worker_concurrency: int = 4
     log_level: str = "INFO"
+    # True when no JWT_SECRET was given and a throwaway one was generated (development).
+    jwt_secret_generated: bool = False
 
     @property
     def is_production(self) -> bool:
@@ -125,6 +124,7 @@ class Settings:
                 "DATABASE_URL must start with sqlite+aiosqlite:// or postgresql+asyncpg://"
             )
         jwt_secret = _jwt_secret(env, app_env)
+        generated = not env.get("JWT_SECRET", "").strip()
         return cls(
             database_url=database_url,
             api_host=env.get("API_HOST", "").strip() or cls.api_host,
@@ -151,6 +151,7 @@ class Settings:
             run_deadline_seconds=_int(env, "RUN_DEADLINE_SECONDS", cls.run_deadline_seconds),
             worker_concurrency=_int(env, "WORKER_CONCURRENCY", cls.worker_concurrency),
             log_level=(env.get("LOG_LEVEL", "").strip() or cls.log_level).upper(),
+            jwt_secret_generated=generated,
         )
 
 
@@ -167,7 +168,6 @@ def _jwt_secret(env: Mapping[str, str], app_env: str) -> str:
         return secret
     if not secret:
         # A fresh secret per process keeps development safe by default; the cost is that
-        # tokens do not survive a restart, which the warning explains.
-        log.warning("JWT_SECRET is not set: using a random one, sessions end on restart")
+        # tokens do not survive a restart (`scouts serve` warns about it).
         return secrets.token_hex(32)
     return secret

@@ -10,6 +10,7 @@ import asyncio
 import os
 import signal
 import time
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -103,9 +104,11 @@ def settings(database_url: str) -> Settings:
 
 
 @pytest.fixture
-def services(settings: Settings, db: Database, clock: FakeClock) -> Services:
+async def services(settings: Settings, db: Database, clock: FakeClock) -> AsyncIterator[Services]:
     # Four bcrypt rounds keep the suite quick; production uses twelve.
-    return build_services(settings, db=db, clock=clock, bcrypt_rounds=4)
+    built = build_services(settings, db=db, clock=clock, bcrypt_rounds=4)
+    yield built
+    await built.engine.close()
 
 
 @pytest.fixture
@@ -113,3 +116,19 @@ async def client(services: Services) -> AsyncIterator[TestClient]:
     app = create_app(services, own_database=False)
     async with TestClient(TestServer(app)) as test_client:
         yield test_client
+
+
+@pytest.fixture
+async def fresh_database_url(database_url: str, tmp_path: Path) -> str:
+    """An empty database of its own (not migrated), for tests that change the schema."""
+    if database_url.startswith("sqlite"):
+        return f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}"
+    name = f"fresh_{uuid.uuid4().hex[:12]}"
+    admin = Database(database_url)
+    try:
+        async with admin.engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(sa.text(f"CREATE DATABASE {name}"))
+    finally:
+        await admin.close()
+    return database_url.replace("/postgres?", f"/{name}?")

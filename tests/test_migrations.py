@@ -45,18 +45,8 @@ async def test_migrations_build_the_schema_the_code_expects(database_url: str) -
         assert not missing, (table, missing)
 
 
-async def test_migrations_run_down_and_up_from_empty(tmp_path: Path, database_url: str) -> None:
-    if database_url.startswith("postgresql"):
-        # A separate database so the shared test database keeps its schema.
-        name = f"mig_{uuid.uuid4().hex[:8]}"
-        admin = Database(database_url)
-        async with admin.engine.connect() as conn:
-            await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.execute(sa.text(f"CREATE DATABASE {name}"))
-        await admin.close()
-        url = database_url.replace("/postgres?", f"/{name}?")
-    else:
-        url = f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}"
+async def test_migrations_run_down_and_up_from_empty(fresh_database_url: str) -> None:
+    url = fresh_database_url
     await asyncio.to_thread(migrate.upgrade, url, EMBEDDING_DIM)
     assert "scouts" in await _inspect(url)
     await asyncio.to_thread(migrate.downgrade, url, EMBEDDING_DIM)

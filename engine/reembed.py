@@ -1,0 +1,81 @@
+"""Recompute every stored summary embedding with the configured model.
+
+Needed after changing OLLAMA_EMBED_MODEL or EMBEDDING_DIM (and after importing data from the
+original Open Scouts, whose OpenAI vectors had 1536 numbers). On PostgreSQL the column and
+its HNSW index are rebuilt for the new size first.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from engine.clients.ollama import OllamaClient
+from engine.db import Database
+from engine.errors import ValidationFailed
+from engine.tables import scout_executions
+
+log = logging.getLogger(__name__)
+
+BATCH = 32
+INDEX = "ix_scout_executions_summary_embedding_hnsw"
+
+
+async def column_dimension(conn: AsyncConnection) -> int | None:
+    """The vector size PostgreSQL's column was created with (None on SQLite)."""
+    if conn.dialect.name != "postgresql":
+        return None
+    result = await conn.execute(sa.text(
+        "SELECT atttypmod FROM pg_attribute "
+        "WHERE attrelid = 'scout_executions'::regclass AND attname = 'summary_embedding'"))
+    return int(result.scalar_one())
+
+
+async def resize_column(conn: AsyncConnection, dim: int) -> None:
+    """Old vectors are meaningless in the new space, so they are dropped, not converted."""
+    await conn.execute(sa.text(f"DROP INDEX IF EXISTS {INDEX}"))
+    await conn.execute(sa.text(
+        f"ALTER TABLE scout_executions ALTER COLUMN summary_embedding TYPE vector({int(dim)}) "
+        "USING NULL"))
+    await conn.execute(sa.text(
+        f"CREATE INDEX {INDEX} ON scout_executions USING hnsw "
+        "(summary_embedding vector_cosine_ops)"))
+
+
+async def reembed(
+    db: Database, ollama: OllamaClient, dim: int,
+    progress: Callable[[int, int], None] | None = None,
+) -> int:
+    probe = (await ollama.embed(["dimension probe"]))[0]
+    if len(probe) != dim:
+        raise ValidationFailed(
+            f"{ollama.embed_model} returns vectors of {len(probe)} numbers but EMBEDDING_DIM "
+            f"is {dim}; set EMBEDDING_DIM={len(probe)} and run this again")
+    async with db.transaction() as conn:
+        current = await column_dimension(conn)
+        if current is not None and current != dim:
+            log.info("resizing summary_embedding from %s to %s", current, dim)
+            await resize_column(conn, dim)
+        elif current is None:
+            # SQLite keeps any size; clear vectors of another size so none is compared wrongly.
+            await conn.execute(scout_executions.update().values(summary_embedding=None))
+        rows = (await conn.execute(
+            sa.select(scout_executions.c.id, scout_executions.c.summary_text)
+            .where(scout_executions.c.summary_text.is_not(None))
+            .order_by(scout_executions.c.created_at))).all()
+    done = 0
+    for start in range(0, len(rows), BATCH):
+        batch = rows[start:start + BATCH]
+        vectors = await ollama.embed([r.summary_text for r in batch])
+        async with db.transaction() as conn:
+            for row, vector in zip(batch, vectors, strict=True):
+                await conn.execute(scout_executions.update()
+                                   .where(scout_executions.c.id == row.id)
+                                   .values(summary_embedding=vector))
+        done += len(batch)
+        if progress:
+            progress(done, len(rows))
+    return done
