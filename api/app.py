@@ -7,7 +7,7 @@ from datetime import datetime
 
 from aiohttp import web
 
-from api import auth_routes, execution_routes, scout_routes
+from api import auth_routes, chat_routes, execution_routes, scout_routes
 from api.context import SERVICES, Services
 from api.jsonio import json_response
 from api.middleware import cors_middleware, errors_as_json
@@ -67,6 +67,8 @@ def create_app(services: Services, *, own_database: bool = True) -> web.Applicat
     app[SERVICES] = services
     for table in (routes, auth_routes.routes, scout_routes.routes, execution_routes.routes):
         app.router.add_routes(table)
+    app.router.add_routes(chat_routes.routes)
+    app.cleanup_ctx.append(chat_routes.ollama_context(services))
 
     if own_database:
         async def close_database(_app: web.Application) -> AsyncIterator[None]:

@@ -10,6 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from engine.accounts import Accounts
+from engine.clients.ollama import OllamaClient
 from engine.config import Settings
 from engine.db import Database
 from engine.executions import Executions
@@ -25,6 +26,8 @@ class Services:
     executions: Executions
     clock: Callable[[], datetime]
     extras: dict[str, Any]
+    # The chat's Ollama client; create_app opens it unless one is given (tests).
+    chat_ollama: OllamaClient | None = None
 
 
 SERVICES = web.AppKey("services", Services)
