@@ -136,7 +136,8 @@ def system_prompt(
         whereabouts = (
             f"The person's browser reports they are around {detected.describe()}. Use that "
             "place only when they say the search is about where they are (\"near me\", "
-            "\"around here\", \"in my area\", \"local\" and the like); otherwise ignore it."
+            "\"around here\", \"in my area\", \"local\" and the like), and then save its city "
+            "and coordinates; otherwise ignore it."
         )
     else:
         whereabouts = (
