@@ -8,7 +8,7 @@ from datetime import datetime
 
 from aiohttp import web
 
-from api import auth_routes, execution_routes, scout_routes
+from api import auth_routes, chat_routes, execution_routes, scout_routes
 from api.context import SERVICES, Services
 from api.jsonio import json_response
 from api.middleware import cors_middleware, errors_as_json
@@ -18,6 +18,8 @@ from engine.auth import BCRYPT_ROUNDS
 from engine.clock import utcnow
 from engine.config import Settings
 from engine.db import Database
+from engine.chat import CHAT_RETRY
+from engine.clients.ollama import OllamaClient
 from engine.engine import ScoutEngine
 from engine.scouts import Scouts
 
@@ -49,13 +51,17 @@ def build_services(
 ) -> Services:
     """Call from a running event loop: the engine opens an HTTP client session."""
     db = db or Database(settings.database_url)
+    engine = engine or ScoutEngine(settings, db, clock=clock)
     return Services(
         settings=settings,
         db=db,
         accounts=Accounts(db, settings, bcrypt_rounds=bcrypt_rounds),
         scouts=Scouts(db),
-        engine=engine or ScoutEngine(settings, db, clock=clock),
+        engine=engine,
         clock=clock,
+        chat_ollama=OllamaClient(engine.tools.session, settings.ollama_url,
+                                 settings.ollama_chat_model, settings.ollama_embed_model,
+                                 retry=CHAT_RETRY),
     )
 
 
@@ -69,6 +75,7 @@ def create_app(
     app[SERVICES] = services
     for table in (routes, auth_routes.routes, scout_routes.routes, execution_routes.routes):
         app.router.add_routes(table)
+    app.router.add_routes(chat_routes.routes)
 
     if run_scheduler:
         app.cleanup_ctx.append(_scheduler(services))

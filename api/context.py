@@ -9,6 +9,7 @@ from datetime import datetime
 from aiohttp import web
 
 from engine.accounts import Accounts
+from engine.clients.ollama import OllamaClient
 from engine.config import Settings
 from engine.controls import RunControls
 from engine.db import Database
@@ -25,6 +26,9 @@ class Services:
     scouts: Scouts
     engine: ScoutEngine
     clock: Callable[[], datetime]
+    # The chat's Ollama client: the engine's HTTP session, with quicker retries because a
+    # person is waiting for the answer.
+    chat_ollama: OllamaClient
 
     @property
     def executions(self) -> Executions:

@@ -135,6 +135,7 @@ ERRORS = {
     "400": "malformed JSON", "401": "missing, invalid or expired token", "404": "not found",
     "409": "conflict", "413": "body too large", "422": "validation failed",
     "429": "rate limited (Retry-After)",
+    "502": "the model refused the request", "503": "the model is unreachable or not pulled",
 }
 
 # (method, path, summary, needs auth, request schema, success status, response schema, errors)
@@ -182,6 +183,9 @@ OPERATIONS: list[tuple[str, str, str, bool, Any, str, Any, tuple[str, ...]]] = [
      wrapped("preferences", ref("Preferences")), ()),
     ("put", "/api/preferences", "Change preferences", True, ref("Preferences"), "200",
      wrapped("preferences", ref("Preferences")), ("400", "422")),
+    ("post", "/api/chat", "Talk to the configurator: an AI SDK UI message stream "
+     "(text/event-stream), or plain text with ?format=text or Accept: text/plain", True,
+     ref("ChatRequest"), "200", None, ("400", "404", "422", "502", "503")),
 ]
 
 PARAMETERS = {

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
