@@ -15,7 +15,9 @@ import importlib.util
 import json
 import re
 import shutil
+import os
 import socket
+import time
 import subprocess
 import threading
 import tomllib
@@ -26,6 +28,8 @@ from urllib.parse import urlsplit
 
 import jsonschema
 import pytest
+
+from api.cli import build_parser
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -604,9 +608,32 @@ def test_app_commands_exist_in_project_scripts(compose: dict[str, Any]) -> None:
     for name in built:
         command = compose["services"][name].get("command")
         commands.append(command if isinstance(command, list) else str(command).split())
+    parser = build_parser()
     for command in commands:
         assert command[0] in scripts, f"{command[0]!r} is not in [project.scripts] {scripts}"
         assert command[1] in subcommands, f"unknown subcommand in {command}"
+        # The real command-line parser must accept every argument the containers pass.
+        parser.parse_args(command[1:])
+
+
+def test_worker_healthcheck_watches_the_file_the_worker_touches(compose: dict[str, Any]) -> None:
+    worker = compose["services"]["worker"]
+    command = worker["command"]
+    heartbeat = command[command.index("--heartbeat") + 1]
+    test = worker["healthcheck"]["test"]
+    assert test[test.index("--heartbeat") + 1] == heartbeat
+    assert float(test[test.index("--heartbeat") + 2]) >= 300
+
+
+def test_probe_reads_the_worker_heartbeat(tmp_path: Path) -> None:
+    beat = tmp_path / "beat"
+    assert healthcheck.main(["--heartbeat", str(beat), "60"]) == 1  # never touched
+    beat.touch()
+    assert healthcheck.main(["--heartbeat", str(beat), "60"]) == 0
+    old = time.time() - 120
+    os.utime(beat, (old, old))
+    assert healthcheck.main(["--heartbeat", str(beat), "60"]) == 1
+    assert healthcheck.main(["--heartbeat", str(beat), "soon"]) == 2
 
 
 def test_app_image_runs_as_non_root() -> None:
