@@ -19,6 +19,7 @@ import os
 import socket
 import time
 import subprocess
+import sys
 import threading
 import tomllib
 from collections.abc import Iterator
@@ -737,3 +738,18 @@ def test_probe_reads_default_postgres_port() -> None:
     assert healthcheck.database_address("sqlite:///x.db") is None
     with pytest.raises(ValueError):
         healthcheck.database_address("postgresql://")
+
+
+def test_make_env_fills_every_required_secret_once(tmp_path: Path) -> None:
+    target = tmp_path / ".env"
+    script = ROOT / "scripts" / "make-env"
+    subprocess.run([sys.executable, str(script), str(target)], check=True, capture_output=True)
+    values = dict(line.split("=", 1) for line in target.read_text().splitlines()
+                  if line and not line.startswith("#"))
+    for name in ("POSTGRES_PASSWORD", "JWT_SECRET", "CRAWL4AI_TOKEN", "SEARXNG_SECRET"):
+        assert len(values[name]) == 64 and int(values[name], 16) >= 0, name
+    assert len({values["JWT_SECRET"], values["POSTGRES_PASSWORD"]}) == 2
+    assert oct(target.stat().st_mode & 0o777) == "0o600"
+    before = target.read_text()
+    subprocess.run([sys.executable, str(script), str(target)], check=True, capture_output=True)
+    assert target.read_text() == before  # never overwritten
