@@ -15,11 +15,11 @@ from api.middleware import errors_as_json, install_cors
 from api.openapi import openapi_document
 from engine.accounts import Accounts
 from engine.auth import BCRYPT_ROUNDS
+from engine.chat import CHAT_RETRY
+from engine.clients.ollama import OllamaClient
 from engine.clock import utcnow
 from engine.config import Settings
 from engine.db import Database
-from engine.chat import CHAT_RETRY
-from engine.clients.ollama import OllamaClient
 from engine.engine import ScoutEngine
 from engine.scouts import Scouts
 

@@ -111,7 +111,9 @@ async def main() -> None:
     for kind in ("sqlite", "postgresql"):
         ratio = figures[(kind, 2)]["transitions_per_s"] / figures[(kind, 1)]["transitions_per_s"]
         print(f"{kind}: two workers / one worker = {ratio:4.2f}x transitions per second")
-    ratio = figures[("postgresql", 1)]["transitions_per_s"] / figures[("sqlite", 1)]["transitions_per_s"]
+    one_worker = {kind: figures[(kind, 1)]["transitions_per_s"]
+                  for kind in ("sqlite", "postgresql")}
+    ratio = one_worker["postgresql"] / one_worker["sqlite"]
     print(f"one worker: postgresql / sqlite = {ratio:4.2f}x")
 
 

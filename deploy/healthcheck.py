@@ -25,8 +25,10 @@ DEFAULT_PORTS = {"postgresql": 5432, "postgres": 5432}
 
 def check_http(url: str, timeout: float = TIMEOUT_SECONDS) -> bool:
     """True when the URL answers with a 2xx status."""
+    if not url.startswith(("http://", "https://")):
+        return False
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 (checked)
             return 200 <= response.status < 300
     except (urllib.error.URLError, OSError, ValueError):
         # HTTPError (4xx/5xx) is a URLError subclass: unhealthy, as is no answer at all.

@@ -13,14 +13,14 @@ import http.server
 import importlib
 import importlib.util
 import json
+import os
 import re
 import shutil
-import os
 import socket
-import time
 import subprocess
 import sys
 import threading
+import time
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,9 +29,9 @@ from urllib.parse import urlsplit
 
 import jsonschema
 import pytest
+import yaml
 
 from api.cli import build_parser
-import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -463,7 +463,8 @@ def test_compose_refuses_to_start_without_each_secret(
 
 
 def test_secrets_are_never_hard_coded(raw_compose: dict[str, Any]) -> None:
-    required_ref = re.compile(r"^\$\{(%s):\?[^}]*\}$" % "|".join(SECRET_VARS))
+    names = "|".join(SECRET_VARS)
+    required_ref = re.compile(r"^\$\{(" + names + r"):\?[^}]*\}$")
     for name, service in raw_compose["services"].items():
         for key, value in service_env(service).items():
             if key in SECRET_CONTAINER_VARS:
@@ -477,7 +478,7 @@ def test_secrets_are_never_hard_coded(raw_compose: dict[str, Any]) -> None:
             )
     text = COMPOSE_FILE.read_text(encoding="utf-8")
     for secret in SECRET_VARS:
-        assert not re.search(r"\$\{%s:?-" % secret, text), f"{secret} must not have a default"
+        assert not re.search(r"\$\{" + secret + ":?-", text), f"{secret} must not have a default"
     values = env_example_values()
     for secret in SECRET_VARS:
         assert secret in values and values[secret] == "", f".env.example must leave {secret} blank"

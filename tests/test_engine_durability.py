@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
 from collections.abc import AsyncIterator
+from dataclasses import replace
+
 import pytest
 
 from engine.engine import ScoutEngine
-
 from engine.storage import runs as run_store
 from tests.engine_support import World, final_answer, world_for
 
@@ -221,7 +221,7 @@ async def test_worker_loop_runs_a_scout_to_the_end_and_stops(world: World) -> No
     beats: list[int] = []
 
     async def watch() -> None:
-        while len(world.smtp.messages) == 0:
+        while len(world.smtp.messages) == 0:  # noqa: ASYNC110 (the SMTP sink runs in a thread)
             await asyncio.sleep(0.02)
         stop.set()
 
