@@ -203,8 +203,9 @@ def openapi_document() -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for method, path, summary, auth, body, status, response, errors in OPERATIONS:
         op: dict[str, Any] = {"summary": summary, "responses": {}}
-        params = ([{"name": "id", "in": "path", "required": True, "schema": UUID}]
-                  if "{id}" in path else [])
+        params: list[dict[str, Any]] = (
+            [{"name": "id", "in": "path", "required": True, "schema": UUID}]
+            if "{id}" in path else [])
         params += PARAMETERS.get(path, [])
         if params:
             op["parameters"] = params

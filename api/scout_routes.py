@@ -18,7 +18,7 @@ def scout_id(request: web.Request) -> uuid.UUID:
 @routes.get("/api/scouts")
 @authenticated
 async def list_scouts(request: web.Request, user_id: uuid.UUID) -> web.Response:
-    return json_response({"scouts": await services(request).scouts.list(user_id)})
+    return json_response({"scouts": await services(request).scouts.list_for_user(user_id)})
 
 
 @routes.post("/api/scouts")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import math
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -267,7 +267,7 @@ class ChatTurn:
     asked_at: datetime
     _started: bool = field(default=False, init=False)
 
-    async def events(self) -> AsyncIterator[ChatEvent]:
+    async def events(self) -> AsyncGenerator[ChatEvent, None]:
         """Stream the answer.
 
         Raises AssistantUnavailable if the model fails before the first event, so the

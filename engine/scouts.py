@@ -68,7 +68,7 @@ class Scouts:
             raise scout_not_found()
         return scout_view(row)
 
-    async def list(self, user_id: uuid.UUID) -> list[dict[str, Any]]:
+    async def list_for_user(self, user_id: uuid.UUID) -> list[dict[str, Any]]:
         async with self.db.read() as conn:
             rows = await scout_store.list_scouts(conn, user_id)
         return [scout_list_item(row) for row in rows]

@@ -40,3 +40,9 @@ def test_no_forbidden_frameworks() -> None:
         for path in (ROOT / folder).rglob("*.py"):
             for name in imports_of(path):
                 assert name.split(".")[0] not in forbidden, f"{path} imports {name}"
+
+
+def test_mypy_finds_no_type_errors() -> None:
+    result = subprocess.run([sys.executable, "-m", "mypy"], capture_output=True, text=True,
+                            cwd=ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr

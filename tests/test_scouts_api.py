@@ -152,7 +152,7 @@ async def test_no_stack_trace_reaches_the_client(client: TestClient, services, m
     async def explode(*_args: object, **_kwargs: object) -> None:
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr(services.scouts, "list", explode)
+    monkeypatch.setattr(services.scouts, "list_for_user", explode)
     async with client.get("/api/scouts", headers=user.headers) as resp:
         text = await resp.text()
     assert resp.status == 500

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import secrets
 import string
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -229,7 +229,7 @@ class OllamaClient:
         messages: Sequence[Message],
         tools: Sequence[dict[str, Any]] | None = None,
         options: dict[str, Any] | None = None,
-    ) -> AsyncIterator[ChatChunk]:
+    ) -> AsyncGenerator[ChatChunk, None]:
         """Stream one chat turn as chunks.
 
         Retries happen only while opening the stream; once a chunk has been yielded a

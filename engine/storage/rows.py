@@ -5,7 +5,8 @@ from typing import Any
 import sqlalchemy as sa
 
 
-def as_dict(row: sa.Row[Any] | None) -> dict[str, Any] | None:
+def as_dict(row: Any) -> dict[str, Any] | None:
+    """A result row (or None) as a plain dict."""
     return None if row is None else dict(row._mapping)
 
 

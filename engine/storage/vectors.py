@@ -60,9 +60,9 @@ async def most_similar(
     exclude: uuid.UUID | None = None,
 ) -> list[Similar]:
     """The k summaries among the scout's recent completed runs closest to ``embedding``."""
-    recent = _recent_with_embedding(scout_id, exclude)
+    candidates = _recent_with_embedding(scout_id, exclude)
     if conn.dialect.name == "postgresql":
-        recent = recent.add_columns(scout_executions.c.summary_embedding).subquery()
+        recent = candidates.add_columns(scout_executions.c.summary_embedding).subquery()
         query_vector = sa.cast(
             sa.bindparam("query_vector", _vector_literal(embedding), type_=sa.Text),
             VECTOR(len(embedding)),
@@ -77,7 +77,7 @@ async def most_similar(
         return [Similar(r.id, r.summary_text, float(r.similarity)) for r in rows]
 
     rows = (
-        await conn.execute(recent.add_columns(scout_executions.c.summary_embedding))
+        await conn.execute(candidates.add_columns(scout_executions.c.summary_embedding))
     ).all()
     scored = [
         Similar(r.id, r.summary_text, cosine(embedding, r.summary_embedding))
