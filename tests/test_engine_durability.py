@@ -232,3 +232,45 @@ async def test_worker_loop_runs_a_scout_to_the_end_and_stops(world: World) -> No
     assert len(beats) >= 6
     assert (await world.run_of(scout["id"]))["state"] == "done"
     assert len(world.smtp.messages) == 1
+
+
+async def test_a_live_worker_keeps_its_lease_during_a_slow_step(
+    world: World, monkeypatch
+) -> None:
+    from datetime import timedelta
+
+    import engine.runner
+    import engine.scheduler
+
+    lease = timedelta(seconds=0.3)
+    monkeypatch.setattr(engine.runner, "LEASE", lease)
+    monkeypatch.setattr(engine.scheduler, "LEASE", lease)
+    scout = await world.add_scout()
+    world.ollama.reply_tool_call("searchWeb", {"query": "slow news"})
+    gate = asyncio.Event()
+    original = world.engine.tools.ollama.chat
+
+    async def slow_chat(*args, **kwargs):
+        await gate.wait()
+        return await original(*args, **kwargs)
+
+    monkeypatch.setattr(world.engine.tools.ollama, "chat", slow_chat)
+    first = asyncio.create_task(world.engine.tick())
+    claimed_until = None
+    while claimed_until is None:
+        await asyncio.sleep(0.01)
+        claimed_until = (await world.run_of(scout["id"]))["lease_expires_at"]
+
+    world.clock.advance(seconds=0.25)
+    await asyncio.sleep(0.25)  # a heartbeat (every lease/3) extends from the new time
+    world.clock.advance(seconds=0.2)  # past the first lease
+    assert world.clock.now > claimed_until
+    other = world.make_engine("worker-2")
+    try:
+        report = await other.tick()
+    finally:
+        await other.close()
+    assert report.advanced == {}, "the run was taken from a live worker"
+    gate.set()
+    report = await first
+    assert list(report.advanced.values()) == ["search"]
