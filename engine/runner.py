@@ -158,7 +158,9 @@ class Runner:
                 worker=self.worker_id, values=values,
             ):
                 raise LostRun(execution["id"])
-            await run_store.add_step(conn, execution["id"], outcome.step)
+            # The step began with the tick; it ends now, after its calls to the services.
+            step = {**outcome.step, "completed_at": max(now, self.clock())}
+            await run_store.add_step(conn, execution["id"], step)
             if new_state == "done":
                 await run_store.record_scout_success(conn, scout["id"], now)
                 if notify:
