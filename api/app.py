@@ -11,15 +11,15 @@ from aiohttp import web
 from api import auth_routes, chat_routes, execution_routes, scout_routes
 from api.context import SERVICES, Services
 from api.jsonio import json_response
-from api.middleware import cors_middleware, errors_as_json
+from api.middleware import errors_as_json, install_cors
 from api.openapi import openapi_document
 from engine.accounts import Accounts
 from engine.auth import BCRYPT_ROUNDS
+from engine.chat import CHAT_RETRY
+from engine.clients.ollama import OllamaClient
 from engine.clock import utcnow
 from engine.config import Settings
 from engine.db import Database
-from engine.chat import CHAT_RETRY
-from engine.clients.ollama import OllamaClient
 from engine.engine import ScoutEngine
 from engine.scouts import Scouts
 
@@ -70,8 +70,9 @@ def create_app(
 ) -> web.Application:
     app = web.Application(
         client_max_size=MAX_BODY_BYTES,
-        middlewares=[cors_middleware(services.settings.cors_origins), errors_as_json],
+        middlewares=[errors_as_json],
     )
+    install_cors(app, services.settings.cors_origins)
     app[SERVICES] = services
     for table in (routes, auth_routes.routes, scout_routes.routes, execution_routes.routes):
         app.router.add_routes(table)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import ipaddress
 import uuid
 from collections.abc import Awaitable, Callable
 from functools import wraps
@@ -47,7 +48,23 @@ def session_body(session: Session, at: Any) -> dict[str, Any]:
 
 
 def client_address(request: web.Request) -> str:
-    return request.remote or "unknown"
+    """The caller's address for rate limiting.
+
+    Behind the front end's /api proxy every request comes from the proxy, so the address
+    it forwards is used, but only when the direct peer is on a private or loopback network
+    (a proxy of ours); a header from anyone else could be forged.
+    """
+    remote = request.remote or "unknown"
+    forwarded = request.headers.get("X-Forwarded-For", "")
+    try:
+        internal = ipaddress.ip_address(remote)
+    except ValueError:
+        return remote
+    if forwarded and (internal.is_private or internal.is_loopback):
+        nearest = forwarded.split(",")[-1].strip()
+        if nearest:
+            return nearest
+    return remote
 
 
 @routes.post("/api/auth/signup")

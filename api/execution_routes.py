@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
@@ -51,19 +52,17 @@ async def run_now(request: web.Request, user_id: uuid.UUID) -> web.Response:
     return json_response({"execution": execution}, status=202)
 
 
-@routes.post("/api/executions/{id}/cancel")
-@authenticated
-async def cancel(request: web.Request, user_id: uuid.UUID) -> web.Response:
-    execution = await services(request).controls.cancel(
-        path_uuid(request, "id", "execution"), now(request), user_id
-    )
-    return json_response({"execution": execution})
+def _run_control(action: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """Cancel and resume: same shape, scoped to the caller's runs."""
+
+    @authenticated
+    async def handler(request: web.Request, user_id: uuid.UUID) -> web.Response:
+        control = getattr(services(request).controls, action)
+        execution = await control(path_uuid(request, "id", "execution"), now(request), user_id)
+        return json_response({"execution": execution})
+
+    return handler
 
 
-@routes.post("/api/executions/{id}/resume")
-@authenticated
-async def resume(request: web.Request, user_id: uuid.UUID) -> web.Response:
-    execution = await services(request).controls.resume(
-        path_uuid(request, "id", "execution"), now(request), user_id
-    )
-    return json_response({"execution": execution})
+routes.post("/api/executions/{id}/cancel")(_run_control("cancel"))
+routes.post("/api/executions/{id}/resume")(_run_control("resume"))

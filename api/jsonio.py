@@ -24,7 +24,9 @@ def dumps(data: Any) -> str:
     return json.dumps(data, default=_default, separators=(",", ":"))
 
 
-def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+def json_response(
+    data: Any, status: int = 200, headers: dict[str, str] | None = None
+) -> web.Response:
     return web.json_response(data, status=status, headers=headers, dumps=dumps)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from aiohttp import web
 
@@ -62,28 +61,40 @@ async def errors_as_json(request: web.Request, handler: Handler) -> web.StreamRe
         return json_response(error_body("internal_error", "internal server error"), 500)
 
 
-def cors_middleware(origins: tuple[str, ...]) -> Any:
-    allowed = frozenset(origins)
+def install_cors(app: web.Application, origins: tuple[str, ...]) -> None:
+    """CORS for the configured origins only.
 
-    @web.middleware
-    async def cors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    Headers are added when the response is prepared, not after the handler returns, so
+    streamed responses (the chat) carry them too.
+    """
+    allowed = frozenset(origins)
+    if not allowed:
+        return
+
+    def headers_for(request: web.Request) -> dict[str, str] | None:
         origin = request.headers.get("Origin")
         if origin is None or origin not in allowed:
-            return await handler(request)
-        headers = {
-            "Access-Control-Allow-Origin": origin,
-            "Vary": "Origin",
-            "Access-Control-Expose-Headers": "Retry-After",
-        }
-        if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
+            return None
+        return {"Access-Control-Allow-Origin": origin, "Vary": "Origin",
+                "Access-Control-Expose-Headers": "Retry-After"}
+
+    @web.middleware
+    async def preflight(request: web.Request, handler: Handler) -> web.StreamResponse:
+        headers = headers_for(request)
+        if (headers is not None and request.method == "OPTIONS"
+                and "Access-Control-Request-Method" in request.headers):
             headers.update({
                 "Access-Control-Allow-Methods": "GET, POST, PUT, PATCH, DELETE, OPTIONS",
                 "Access-Control-Allow-Headers": "Authorization, Content-Type",
                 "Access-Control-Max-Age": "600",
             })
             return web.Response(status=204, headers=headers)
-        response = await handler(request)
-        response.headers.update(headers)
-        return response
+        return await handler(request)
 
-    return cors
+    async def add_headers(request: web.Request, response: web.StreamResponse) -> None:
+        headers = headers_for(request)
+        if headers is not None:
+            response.headers.update(headers)
+
+    app.middlewares.insert(0, preflight)
+    app.on_response_prepare.append(add_headers)

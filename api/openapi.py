@@ -34,7 +34,8 @@ INT = {"type": "integer"}
 ANY_JSON: dict[str, Any] = {}
 
 LOCATION = obj(
-    {"city": STR, "latitude": nullable({"type": "number"}), "longitude": nullable({"type": "number"})},
+    {"city": STR, "latitude": nullable({"type": "number"}),
+     "longitude": nullable({"type": "number"})},
     ["city"],
 )
 SCOUT_INPUT = obj({
@@ -202,7 +203,8 @@ def openapi_document() -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for method, path, summary, auth, body, status, response, errors in OPERATIONS:
         op: dict[str, Any] = {"summary": summary, "responses": {}}
-        params = [{"name": "id", "in": "path", "required": True, "schema": UUID}] if "{id}" in path else []
+        params = ([{"name": "id", "in": "path", "required": True, "schema": UUID}]
+                  if "{id}" in path else [])
         params += PARAMETERS.get(path, [])
         if params:
             op["parameters"] = params

@@ -81,7 +81,7 @@ class Accounts:
             raise RateLimited(
                 "too many login attempts; try again later", retry_after=math.ceil(wait)
             )
-        async with self.db.transaction() as conn:
+        async with self.db.read() as conn:
             user = await user_store.get_user_by_email(conn, email)
         ok = await auth.verify_password(password, user["password_hash"] if user else None)
         if not ok or user is None:
@@ -121,7 +121,7 @@ class Accounts:
 
     async def user_for_token(self, token: str, now: datetime) -> dict[str, Any]:
         claims = auth.decode_access_token(self.settings.jwt_secret, token, now)
-        async with self.db.transaction() as conn:
+        async with self.db.read() as conn:
             user = await user_store.get_user(conn, claims["sub"])
         if user is None:
             raise Unauthorized("account no longer exists")

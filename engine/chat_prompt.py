@@ -42,7 +42,9 @@ UPDATE_SCOUT_TOOL: dict[str, Any] = {
                 },
                 "location": {
                     "type": "object",
-                    "description": 'Where to look. City "any" when the topic is not tied to a place.',
+                    "description": (
+                        'Where to look. City "any" when the topic is not tied to a place.'
+                    ),
                     "properties": {
                         "city": {"type": "string"},
                         "latitude": {"type": "number"},

@@ -92,7 +92,8 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
             print(f"expired {report.expired}, dispatched {report.dispatched}, "
                   f"advanced {len(report.advanced)}, emailed {report.emailed}")
             return 0
-        await engine.run_forever(stop)
+        heartbeat = Path(args.heartbeat) if args.heartbeat else None
+        await engine.run_forever(stop, heartbeat.touch if heartbeat else None)
         return 0
 
     return _with_engine(settings, work)
@@ -201,6 +202,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("worker", help="run the scheduler loop (dispatch and advance runs)")
     p.add_argument("--once", action="store_true", help="run a single tick and exit")
+    p.add_argument("--heartbeat", metavar="FILE",
+                   help="touch FILE before every tick (for container health checks)")
     p.set_defaults(func=cmd_worker)
 
     ex = sub.add_parser("executions", help="inspect and control scout runs").add_subparsers(

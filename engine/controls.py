@@ -34,7 +34,9 @@ class RunControls:
     def deadline(self) -> timedelta:
         return timedelta(seconds=self.settings.run_deadline_seconds)
 
-    async def run_now(self, user_id: uuid.UUID, scout_id: uuid.UUID, now: datetime) -> dict[str, Any]:
+    async def run_now(
+        self, user_id: uuid.UUID, scout_id: uuid.UUID, now: datetime
+    ) -> dict[str, Any]:
         async with self.db.transaction() as conn:
             scout = await scout_store.get_scout(conn, user_id, scout_id)
             if scout is None:
@@ -55,7 +57,9 @@ class RunControls:
                                .values(last_manual_run_at=now))
         return await self.executions.get(run["id"], now, user_id)
 
-    async def _load(self, conn: Any, execution_id: uuid.UUID, user_id: uuid.UUID | None) -> dict[str, Any]:
+    async def _load(
+        self, conn: Any, execution_id: uuid.UUID, user_id: uuid.UUID | None
+    ) -> dict[str, Any]:
         run = await execution_store.get_execution(conn, execution_id, user_id)
         if run is None:
             raise execution_not_found()
@@ -121,7 +125,8 @@ class RunControls:
                         conn, execution_id, expected_state=run["state"], worker=None,
                         values=values)
             except sa.exc.IntegrityError:
-                raise Conflict("the scout has another run in flight", code="run_in_progress") from None
+                raise Conflict("the scout has another run in flight",
+                               code="run_in_progress") from None
             if not ok:
                 raise Conflict("the run changed meanwhile; reload and try again", code="conflict")
         return await self.executions.get(execution_id, now, user_id)

@@ -11,6 +11,8 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
+READ_ONLY = "scouts_read_only"
+
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
@@ -24,9 +26,13 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(conn: Any) -> None:
-    # Take the write lock when the transaction starts, so two writers serialise on
-    # busy_timeout instead of failing on a lock upgrade halfway through.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # Writers take the write lock when the transaction starts, so two writers serialise on
+    # busy_timeout instead of failing on a lock upgrade halfway through. Readers (see
+    # Database.read) begin deferred and, under WAL, run beside the writer.
+    if conn.get_execution_options().get(READ_ONLY):
+        conn.exec_driver_sql("BEGIN")
+    else:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
@@ -61,9 +67,17 @@ class Database:
         async with self.engine.begin() as conn:
             yield conn
 
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        """A transaction that only reads: on SQLite it does not take the write lock."""
+        async with self.engine.connect() as conn:
+            await conn.execution_options(**{READ_ONLY: True})
+            async with conn.begin():
+                yield conn
+
     async def ping(self) -> bool:
         try:
-            async with self.engine.connect() as conn:
+            async with self.read() as conn:
                 await conn.execute(sa.text("SELECT 1"))
         except Exception:
             return False

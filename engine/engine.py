@@ -57,12 +57,17 @@ class ScoutEngine:
     async def tick(self, now: datetime | None = None) -> TickReport:
         return await self.scheduler.tick(now or self.clock())
 
-    async def run_forever(self, stop: asyncio.Event) -> None:
+    async def run_forever(
+        self, stop: asyncio.Event, on_tick: Callable[[], None] | None = None
+    ) -> None:
         """Tick until ``stop`` is set. A tick that moved something is followed at once by
-        the next, so a run does not idle between its transitions."""
+        the next, so a run does not idle between its transitions. ``on_tick`` is called
+        before every tick (the worker's heartbeat)."""
         log.info("worker %s started (tick %ss)", self.runner.worker_id,
                  self.settings.tick_seconds)
         while not stop.is_set():
+            if on_tick is not None:
+                on_tick()
             try:
                 report = await self.tick()
             except Exception:

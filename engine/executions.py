@@ -53,7 +53,7 @@ class Executions:
         if not 1 <= limit <= MAX_PAGE:
             raise ValidationFailed(f"limit must be between 1 and {MAX_PAGE}", field="limit")
         cursor = decode_cursor(before) if before else None
-        async with self.db.transaction() as conn:
+        async with self.db.read() as conn:
             if await scout_store.get_scout(conn, user_id, scout_id) is None:
                 raise NotFound("scout not found")
             rows = await execution_store.list_executions(
@@ -66,7 +66,7 @@ class Executions:
         self, execution_id: uuid.UUID, now: datetime, user_id: uuid.UUID | None = None
     ) -> dict[str, Any]:
         """``user_id`` None is the operator's view (CLI), which sees every run."""
-        async with self.db.transaction() as conn:
+        async with self.db.read() as conn:
             row = await execution_store.get_execution(conn, execution_id, user_id)
             if row is None:
                 raise execution_not_found()

@@ -67,7 +67,7 @@ class Notifier:
         """Deliver pending emails; failures back off and are retried on later ticks."""
         if not self.mailer.enabled:
             return 0
-        async with self.db.transaction() as conn:
+        async with self.db.read() as conn:
             pending = await outbox.due(conn, now)
         sent = 0
         for item in pending:

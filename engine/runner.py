@@ -59,7 +59,7 @@ class Runner:
 
     async def advance(self, execution: dict[str, Any], now: datetime) -> str:
         """Run one transition of a run this worker has leased; returns what happened."""
-        async with self.db.transaction() as conn:
+        async with self.db.read() as conn:
             scout = await scout_store.get_scout_unscoped(conn, execution["scout_id"])
             findings = await run_store.recent_findings(conn, execution["scout_id"])
         assert scout is not None  # runs are deleted with their scout

@@ -76,7 +76,7 @@ class Scheduler:
         return started
 
     async def expire(self, now: datetime) -> int:
-        async with self.db.transaction() as conn:
+        async with self.db.read() as conn:
             overdue = await run_store.expired_runs(conn, now)
         expired = 0
         for run in overdue:

@@ -62,14 +62,14 @@ class Scouts:
             return scout_view(await scout_store.create_scout(conn, user_id, fields, now))
 
     async def get(self, user_id: uuid.UUID, scout_id: uuid.UUID) -> dict[str, Any]:
-        async with self.db.transaction() as conn:
+        async with self.db.read() as conn:
             row = await scout_store.get_scout(conn, user_id, scout_id)
         if row is None:
             raise scout_not_found()
         return scout_view(row)
 
     async def list(self, user_id: uuid.UUID) -> list[dict[str, Any]]:
-        async with self.db.transaction() as conn:
+        async with self.db.read() as conn:
             rows = await scout_store.list_scouts(conn, user_id)
         return [scout_list_item(row) for row in rows]
 
@@ -109,14 +109,14 @@ class Scouts:
                 raise scout_not_found()
 
     async def messages(self, user_id: uuid.UUID, scout_id: uuid.UUID) -> list[dict[str, Any]]:
-        async with self.db.transaction() as conn:
+        async with self.db.read() as conn:
             if await scout_store.get_scout(conn, user_id, scout_id) is None:
                 raise scout_not_found()
             rows = await message_store.list_messages(conn, scout_id)
         return [message_view(row) for row in rows]
 
     async def get_preferences(self, user_id: uuid.UUID) -> dict[str, Any]:
-        async with self.db.transaction() as conn:
+        async with self.db.read() as conn:
             return preferences_view(await preference_store.get_preferences(conn, user_id))
 
     async def put_preferences(

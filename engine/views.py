@@ -81,7 +81,8 @@ def wait_reason(row: dict[str, Any], now: datetime) -> str | None:
         return "past its deadline; the next tick will fail it"
     lease_until = row.get("lease_expires_at")
     if row.get("lease_owner") and lease_until and lease_until > now:
-        return f"being advanced by worker {row['lease_owner']} (lease until {lease_until.isoformat()})"
+        return (f"being advanced by worker {row['lease_owner']} "
+                f"(lease until {lease_until.isoformat()})")
     next_run = row.get("next_run_at")
     if next_run and next_run > now:
         reason = row.get("wait_reason") or "waiting"

@@ -146,3 +146,23 @@ async def test_logout_ends_the_refresh_family(client: TestClient) -> None:
     assert status == 204
     status, _ = await post(client, "/api/auth/refresh", {"refresh_token": user.session["refresh_token"]})
     assert status == 401
+
+
+async def test_login_limit_per_address_uses_the_address_our_proxy_forwards(
+    client: TestClient,
+) -> None:
+    # The test client connects from 127.0.0.1, like the Next.js proxy in front of the API.
+    for i in range(20):
+        async with client.post("/api/auth/login",
+                               json={"email": f"nobody{i}@example.com", "password": "guess1234"},
+                               headers={"X-Forwarded-For": "203.0.113.7"}) as resp:
+            assert resp.status == 401
+    async with client.post("/api/auth/login",
+                           json={"email": "another@example.com", "password": "guess1234"},
+                           headers={"X-Forwarded-For": "203.0.113.7"}) as resp:
+        assert resp.status == 429
+    # Another visitor behind the same proxy is not locked out by the first one.
+    async with client.post("/api/auth/login",
+                           json={"email": "another@example.com", "password": "guess1234"},
+                           headers={"X-Forwarded-For": "198.51.100.4"}) as resp:
+        assert resp.status == 401

@@ -13,11 +13,14 @@ import http.server
 import importlib
 import importlib.util
 import json
+import os
 import re
 import shutil
 import socket
 import subprocess
+import sys
 import threading
+import time
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,6 +30,8 @@ from urllib.parse import urlsplit
 import jsonschema
 import pytest
 import yaml
+
+from api.cli import build_parser
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -458,7 +463,8 @@ def test_compose_refuses_to_start_without_each_secret(
 
 
 def test_secrets_are_never_hard_coded(raw_compose: dict[str, Any]) -> None:
-    required_ref = re.compile(r"^\$\{(%s):\?[^}]*\}$" % "|".join(SECRET_VARS))
+    names = "|".join(SECRET_VARS)
+    required_ref = re.compile(r"^\$\{(" + names + r"):\?[^}]*\}$")
     for name, service in raw_compose["services"].items():
         for key, value in service_env(service).items():
             if key in SECRET_CONTAINER_VARS:
@@ -472,7 +478,7 @@ def test_secrets_are_never_hard_coded(raw_compose: dict[str, Any]) -> None:
             )
     text = COMPOSE_FILE.read_text(encoding="utf-8")
     for secret in SECRET_VARS:
-        assert not re.search(r"\$\{%s:?-" % secret, text), f"{secret} must not have a default"
+        assert not re.search(r"\$\{" + secret + ":?-", text), f"{secret} must not have a default"
     values = env_example_values()
     for secret in SECRET_VARS:
         assert secret in values and values[secret] == "", f".env.example must leave {secret} blank"
@@ -604,9 +610,32 @@ def test_app_commands_exist_in_project_scripts(compose: dict[str, Any]) -> None:
     for name in built:
         command = compose["services"][name].get("command")
         commands.append(command if isinstance(command, list) else str(command).split())
+    parser = build_parser()
     for command in commands:
         assert command[0] in scripts, f"{command[0]!r} is not in [project.scripts] {scripts}"
         assert command[1] in subcommands, f"unknown subcommand in {command}"
+        # The real command-line parser must accept every argument the containers pass.
+        parser.parse_args(command[1:])
+
+
+def test_worker_healthcheck_watches_the_file_the_worker_touches(compose: dict[str, Any]) -> None:
+    worker = compose["services"]["worker"]
+    command = worker["command"]
+    heartbeat = command[command.index("--heartbeat") + 1]
+    test = worker["healthcheck"]["test"]
+    assert test[test.index("--heartbeat") + 1] == heartbeat
+    assert float(test[test.index("--heartbeat") + 2]) >= 300
+
+
+def test_probe_reads_the_worker_heartbeat(tmp_path: Path) -> None:
+    beat = tmp_path / "beat"
+    assert healthcheck.main(["--heartbeat", str(beat), "60"]) == 1  # never touched
+    beat.touch()
+    assert healthcheck.main(["--heartbeat", str(beat), "60"]) == 0
+    old = time.time() - 120
+    os.utime(beat, (old, old))
+    assert healthcheck.main(["--heartbeat", str(beat), "60"]) == 1
+    assert healthcheck.main(["--heartbeat", str(beat), "soon"]) == 2
 
 
 def test_app_image_runs_as_non_root() -> None:
@@ -710,3 +739,18 @@ def test_probe_reads_default_postgres_port() -> None:
     assert healthcheck.database_address("sqlite:///x.db") is None
     with pytest.raises(ValueError):
         healthcheck.database_address("postgresql://")
+
+
+def test_make_env_fills_every_required_secret_once(tmp_path: Path) -> None:
+    target = tmp_path / ".env"
+    script = ROOT / "scripts" / "make-env"
+    subprocess.run([sys.executable, str(script), str(target)], check=True, capture_output=True)
+    values = dict(line.split("=", 1) for line in target.read_text().splitlines()
+                  if line and not line.startswith("#"))
+    for name in ("POSTGRES_PASSWORD", "JWT_SECRET", "CRAWL4AI_TOKEN", "SEARXNG_SECRET"):
+        assert len(values[name]) == 64 and int(values[name], 16) >= 0, name
+    assert len({values["JWT_SECRET"], values["POSTGRES_PASSWORD"]}) == 2
+    assert oct(target.stat().st_mode & 0o777) == "0o600"
+    before = target.read_text()
+    subprocess.run([sys.executable, str(script), str(target)], check=True, capture_output=True)
+    assert target.read_text() == before  # never overwritten

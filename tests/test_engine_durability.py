@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
 from collections.abc import AsyncIterator
+from dataclasses import replace
+
 import pytest
 
 from engine.engine import ScoutEngine
-
 from engine.storage import runs as run_store
 from tests.engine_support import World, final_answer, world_for
 
@@ -212,3 +212,23 @@ async def test_deadline_is_checked_against_the_injected_clock(world: World) -> N
     world.clock.advance(seconds=1)
     assert await world.engine.scheduler.expire(world.clock.now) == 1
     assert (await world.run_of(scout["id"]))["state"] == "failed"
+
+
+async def test_worker_loop_runs_a_scout_to_the_end_and_stops(world: World) -> None:
+    scout = await world.add_scout()
+    world.script_happy_path()
+    stop = asyncio.Event()
+    beats: list[int] = []
+
+    async def watch() -> None:
+        while len(world.smtp.messages) == 0:  # noqa: ASYNC110 (the SMTP sink runs in a thread)
+            await asyncio.sleep(0.02)
+        stop.set()
+
+    watcher = asyncio.create_task(watch())
+    # Busy ticks follow each other at once: six transitions need no 5-second waits.
+    await asyncio.wait_for(world.engine.run_forever(stop, lambda: beats.append(1)), 20)
+    await watcher
+    assert len(beats) >= 6
+    assert (await world.run_of(scout["id"]))["state"] == "done"
+    assert len(world.smtp.messages) == 1

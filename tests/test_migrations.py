@@ -76,3 +76,21 @@ async def test_one_run_in_flight_per_scout_is_enforced_by_the_database(db, clock
     with pytest.raises(sa.exc.IntegrityError):
         async with db.transaction() as conn:
             await conn.execute(scout_executions.insert().values(**run("searching")))
+
+
+async def test_reads_do_not_wait_for_an_open_write(db, clock) -> None:
+    """On SQLite a read transaction must not queue behind the writer's lock."""
+    from engine.storage.users import create_user, get_user_by_email
+
+    async with db.transaction() as conn:
+        await create_user(conn, "reader@example.com", "x", clock.now)
+    async with db.transaction() as writer:
+        await create_user(writer, "pending@example.com", "x", clock.now)
+
+        async def read() -> object:
+            async with db.read() as conn:
+                return await get_user_by_email(conn, "reader@example.com")
+
+        # The writer still holds its transaction open here.
+        found = await asyncio.wait_for(read(), timeout=5)
+        assert found is not None

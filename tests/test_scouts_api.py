@@ -157,3 +157,23 @@ async def test_no_stack_trace_reaches_the_client(client: TestClient, services, m
         text = await resp.text()
     assert resp.status == 500
     assert "secret internals" not in text and "Traceback" not in text
+
+
+async def test_deleting_a_scout_deletes_its_history(client: TestClient, db, clock: FakeClock) -> None:
+    import sqlalchemy as sa
+
+    from engine.tables import scout_execution_steps, scout_executions, scout_messages
+    from tests.test_isolation import seed_execution
+
+    user = await signup(client, "cascade@example.com")
+    scout = await user.create_scout(**COMPLETE_SCOUT)
+    execution_id = await seed_execution(db, scout["id"], clock)
+    async with db.transaction() as conn:
+        await conn.execute(scout_execution_steps.insert().values(
+            id=uuid.uuid4(), execution_id=uuid.UUID(execution_id), step_number=1,
+            step_type="search", description="d", status="completed", started_at=clock.now))
+    assert (await user.request("DELETE", f"/api/scouts/{scout['id']}"))[0] == 204
+    async with db.read() as conn:
+        for table in (scout_executions, scout_execution_steps, scout_messages):
+            count = (await conn.execute(sa.select(sa.func.count()).select_from(table))).scalar_one()
+            assert count == 0, table.name

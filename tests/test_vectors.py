@@ -43,7 +43,7 @@ async def test_same_ranking_on_both_backends(db, clock) -> None:
         found = await most_similar(conn, scout["id"], query, k=3)
 
     def cos(a: list[float], b: list[float]) -> float:
-        return sum(x * y for x, y in zip(a, b))
+        return sum(x * y for x, y in zip(a, b, strict=True))
 
     expected = sorted(vectors, key=lambda t: -cos(vectors[t], query))[:3]
     assert [s.summary_text for s in found] == expected

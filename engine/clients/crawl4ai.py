@@ -25,10 +25,8 @@ from engine.clients.errors import BlockedURL, ServiceError, ToolError
 from engine.clients.retry import (
     DEFAULT_POLICY,
     RetryPolicy,
-    TransientFailure,
     call_with_retry,
-    parse_retry_after,
-    transient_status,
+    http_failure,
 )
 from engine.clients.ssrf import Resolver, ensure_public_url
 
@@ -192,12 +190,5 @@ class Crawl4AIClient:
             )
         if resp.status == 400 and "url blocked" in message.lower():
             raise BlockedURL(f"Could not read {url}: the scraper blocked this address", url)
-        if transient_status(resp.status):
-            raise TransientFailure(
-                f"Crawl4AI answered HTTP {resp.status}: {message}",
-                resp.status,
-                parse_retry_after(resp.headers.get("Retry-After")),
-            )
-        raise ServiceError(
-            SERVICE, f"Crawl4AI rejected the request (HTTP {resp.status}): {message}", resp.status
-        )
+        raise http_failure(SERVICE, "Crawl4AI", resp.status, message,
+                           resp.headers.get("Retry-After"))

@@ -21,11 +21,9 @@ from engine.clients.errors import ModelMissing, ServiceBusy, ServiceError, ToolE
 from engine.clients.retry import (
     DEFAULT_POLICY,
     RetryPolicy,
-    TransientFailure,
     call_with_retry,
     describe,
-    parse_retry_after,
-    transient_status,
+    http_failure,
 )
 
 SERVICE = "ollama"
@@ -161,12 +159,6 @@ class OllamaClient:
         if resp.status == 404:
             # Ollama's 404 text varies between code paths; the status is what counts.
             raise ModelMissing(model, resp.status)
-        if transient_status(resp.status):
-            raise TransientFailure(
-                f"Ollama answered HTTP {resp.status}: {message}",
-                resp.status,
-                parse_retry_after(resp.headers.get("Retry-After")),
-            )
         if "does not support tools" in message:
             raise ServiceError(
                 SERVICE,
@@ -174,9 +166,8 @@ class OllamaClient:
                 "OLLAMA_CHAT_MODEL to a tool-capable model such as qwen2.5:7b or llama3.1",
                 resp.status,
             )
-        raise ServiceError(
-            SERVICE, f"Ollama rejected the request (HTTP {resp.status}): {message}", resp.status
-        )
+        raise http_failure(SERVICE, "Ollama", resp.status, message,
+                           resp.headers.get("Retry-After"))
 
     # ---- chat ---------------------------------------------------------------------------
 

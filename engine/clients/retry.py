@@ -19,7 +19,7 @@ import aiohttp
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 from tenacity.wait import wait_exponential_jitter
 
-from engine.clients.errors import ServiceBusy
+from engine.clients.errors import ServiceBusy, ServiceError
 
 T = TypeVar("T")
 
@@ -109,6 +109,19 @@ class _Wait:
         if retry_after is not None:
             return min(float(retry_after), self._policy.max_retry_after)
         return float(self._backoff(state))
+
+
+def http_failure(
+    service: str, label: str, status: int, message: str, retry_after: str | None,
+    what: str = "request",
+) -> Exception:
+    """The exception for an HTTP error answer no client-specific rule explained: transient
+    statuses are retried (then ServiceBusy), anything else is a ServiceError."""
+    if transient_status(status):
+        return TransientFailure(f"{label} answered HTTP {status}: {message}", status,
+                                parse_retry_after(retry_after))
+    return ServiceError(service, f"{label} rejected the {what} (HTTP {status}): {message}",
+                        status)
 
 
 def transient_status(status: int) -> bool:

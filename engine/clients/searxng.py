@@ -13,10 +13,8 @@ from engine.clients.errors import ServiceError
 from engine.clients.retry import (
     DEFAULT_POLICY,
     RetryPolicy,
-    TransientFailure,
     call_with_retry,
-    parse_retry_after,
-    transient_status,
+    http_failure,
 )
 
 SERVICE = "searxng"
@@ -163,12 +161,5 @@ class SearxngClient:
                 resp.status,
             )
         message = await error_message(resp)
-        if transient_status(resp.status):
-            raise TransientFailure(
-                f"SearXNG answered HTTP {resp.status}: {message}",
-                resp.status,
-                parse_retry_after(resp.headers.get("Retry-After")),
-            )
-        raise ServiceError(
-            SERVICE, f"SearXNG rejected the search (HTTP {resp.status}): {message}", resp.status
-        )
+        raise http_failure(SERVICE, "SearXNG", resp.status, message,
+                           resp.headers.get("Retry-After"), what="search")

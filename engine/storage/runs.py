@@ -180,7 +180,9 @@ async def update_guarded(
     return result.rowcount == 1
 
 
-async def expired_runs(conn: AsyncConnection, now: datetime, limit: int = 100) -> list[dict[str, Any]]:
+async def expired_runs(
+    conn: AsyncConnection, now: datetime, limit: int = 100
+) -> list[dict[str, Any]]:
     """In-flight runs past their deadline that no live worker holds."""
     query = sa.select(scout_executions).where(
         IN_FLIGHT,

@@ -44,27 +44,20 @@ async def get_scout_unscoped(conn: AsyncConnection, scout_id: uuid.UUID) -> dict
 
 
 async def list_scouts(conn: AsyncConnection, user_id: uuid.UUID) -> list[dict[str, Any]]:
-    """The user's scouts, newest updated first, each with its latest execution (one query)."""
-    latest = (
-        sa.select(
-            scout_executions.c.scout_id,
-            scout_executions.c.id,
-            scout_executions.c.state,
-            scout_executions.c.cancelled_at,
-            scout_executions.c.started_at,
-            scout_executions.c.completed_at,
-            scout_executions.c.summary_text,
-            sa.func.row_number()
-            .over(
-                partition_by=scout_executions.c.scout_id,
-                order_by=(scout_executions.c.created_at.desc(), scout_executions.c.id.desc()),
-            )
-            .label("rank"),
-        )
-        .join(scouts, scouts.c.id == scout_executions.c.scout_id)
-        .where(scouts.c.user_id == user_id)
-        .subquery()
+    """The user's scouts, newest updated first, each with its latest execution (one query).
+
+    The latest run is found by a correlated subquery on (scout_id, created_at), which the
+    index answers with one lookup per scout however long each scout's history grows.
+    """
+    latest_id = (
+        sa.select(scout_executions.c.id)
+        .where(scout_executions.c.scout_id == scouts.c.id)
+        .order_by(scout_executions.c.created_at.desc(), scout_executions.c.id.desc())
+        .limit(1)
+        .correlate(scouts)
+        .scalar_subquery()
     )
+    latest = scout_executions.alias("latest")
     query = (
         sa.select(
             scouts,
@@ -75,7 +68,7 @@ async def list_scouts(conn: AsyncConnection, user_id: uuid.UUID) -> list[dict[st
             latest.c.completed_at.label("latest_completed_at"),
             latest.c.summary_text.label("latest_summary_text"),
         )
-        .outerjoin(latest, sa.and_(latest.c.scout_id == scouts.c.id, latest.c.rank == 1))
+        .select_from(scouts.outerjoin(latest, latest.c.id == latest_id))
         .where(scouts.c.user_id == user_id)
         .order_by(scouts.c.updated_at.desc(), scouts.c.id)
     )
