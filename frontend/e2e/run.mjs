@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const BASE_URL = (process.env.BASE_URL || "http://127.0.0.1:3000").replace(/\/+$/, "");
-const ARTIFACTS = path.resolve(process.env.E2E_ARTIFACTS || path.join(here, "..", "test-results"));
+const ARTIFACTS = path.resolve(process.env.E2E_ARTIFACTS || path.join(here, "..", "..", "test-artifacts", "browser-e2e"));
 const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
 const STEP_TIMEOUT = Number(process.env.E2E_STEP_TIMEOUT_MS || 30_000);
 // A real run goes through several planning rounds; give the scheduler time.
@@ -27,10 +27,26 @@ const userB = { email: `e2e-b-${stamp}@example.com`, password: "another long pas
 const results = [];
 let shotNo = 0;
 
+const DESKTOP = { width: 1280, height: 900 };
+const PHONE = { width: 390, height: 844 };
+
+/**
+ * Screenshots the page at desktop and at phone width, and fails the step when
+ * the phone layout scrolls sideways (something is wider than the screen).
+ */
 async function shot(page, name) {
   shotNo += 1;
-  const file = path.join(ARTIFACTS, `${String(shotNo).padStart(2, "0")}-${name}.png`);
-  await page.screenshot({ path: file, fullPage: true }).catch((e) => console.log(`  (screenshot ${name} failed: ${e.message})`));
+  const base = path.join(ARTIFACTS, `${String(shotNo).padStart(2, "0")}-${name}`);
+  const save = (file) => page.screenshot({ path: file, fullPage: true }).catch((e) => console.log(`  (screenshot ${file} failed: ${e.message})`));
+  await save(`${base}.png`);
+  await page.setViewportSize(PHONE);
+  try {
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    await save(`${base}-phone.png`);
+    if (overflow > 1) throw new Error(`${name}: page is ${overflow}px wider than a ${PHONE.width}px phone screen`);
+  } finally {
+    await page.setViewportSize(DESKTOP);
+  }
 }
 
 let blocked = false;
@@ -110,7 +126,7 @@ async function main() {
   const pageErrors = [];
   let scoutUrl = "";
   try {
-    const ctxA = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const ctxA = await browser.newContext({ viewport: DESKTOP });
     ctxA.setDefaultTimeout(STEP_TIMEOUT);
     const page = await ctxA.newPage();
     page.on("pageerror", (e) => pageErrors.push(e.message));
@@ -150,6 +166,8 @@ async function main() {
         null,
         { timeout: STEP_TIMEOUT },
       );
+      // The checklist was filled by the assistant's tool calls, shown in the chat.
+      await page.getByTestId("tool-note").first().waitFor();
       await page.getByTestId("activate").and(page.locator(":enabled")).waitFor();
       await shot(page, "scout-chat");
     });
@@ -200,7 +218,7 @@ async function main() {
     }, { independent: true });
     await ctxA.close();
 
-    const ctxB = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const ctxB = await browser.newContext({ viewport: DESKTOP });
     ctxB.setDefaultTimeout(STEP_TIMEOUT);
     const pageB = await ctxB.newPage();
     pageB.on("pageerror", (e) => pageErrors.push(e.message));

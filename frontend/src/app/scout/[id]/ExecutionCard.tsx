@@ -1,7 +1,7 @@
 "use client";
 
 import { useState } from "react";
-import { formatDateTime, relativeTime } from "@/lib/format";
+import { formatDateTime, formatDuration, relativeTime } from "@/lib/format";
 import type { ExecutionAction, ExecutionDetail, ExecutionState, ExecutionStep, ExecutionSummary } from "@/lib/types";
 import { Markdown } from "@/components/Markdown";
 import { StatusBadge } from "@/components/StatusBadge";
@@ -75,14 +75,17 @@ export function ExecutionCard({ execution: e, detail, onNeedDetail, onAction }: 
     }
   }
 
+  const took =
+    e.started_at && e.completed_at ? (new Date(e.completed_at).getTime() - new Date(e.started_at).getTime()) / 1000 : null;
+
   return (
     <li className="card" data-testid="execution" data-status={e.status} aria-label={`Run started ${formatDateTime(e.started_at)}`}>
       <div className="exec-head">
         <StatusBadge status={e.status} />
         <span className="small" title={formatDateTime(e.started_at)}>
           Started {relativeTime(e.started_at)}
+          {took !== null && <span className="muted" title={`Finished ${formatDateTime(e.completed_at)}`}> · took {formatDuration(took)}</span>}
         </span>
-        {e.completed_at && <span className="small muted">· finished {formatDateTime(e.completed_at)}</span>}
         <span className="spacer" />
         {e.results_summary && (
           <span className="badge">{TASK_STATUS_LABELS[e.results_summary.taskStatus] ?? e.results_summary.taskStatus}</span>
