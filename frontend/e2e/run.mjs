@@ -17,7 +17,8 @@ const STEP_TIMEOUT = Number(process.env.E2E_STEP_TIMEOUT_MS || 30_000);
 // A real run goes through several planning rounds; give the scheduler time.
 const RUN_TIMEOUT = Number(process.env.E2E_RUN_TIMEOUT_MS || 240_000);
 const CHAT_TIMEOUT = Number(process.env.E2E_CHAT_TIMEOUT_MS || 90_000);
-const PROMPT = "New Indian restaurants opening in Denver";
+// The fake Ollama's demo script (tests/fakes/demo.py) configures a Denver ramen scout.
+const PROMPT = "New ramen restaurants opening in Denver";
 const FOLLOW_UPS = ["Denver, Colorado. Check daily please.", "Anywhere is fine. Daily.", "Yes, that is all. Daily in Denver."];
 
 const stamp = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
