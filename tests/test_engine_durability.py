@@ -13,6 +13,19 @@ from engine.storage import runs as run_store
 from tests.engine_support import World, final_answer, world_for
 
 
+def hold_model_calls(world: World, monkeypatch) -> asyncio.Event:
+    """Make the engine's model calls wait until the returned event is set (a slow step)."""
+    gate = asyncio.Event()
+    original = world.engine.tools.ollama.chat
+
+    async def slow_chat(*args, **kwargs):
+        await gate.wait()
+        return await original(*args, **kwargs)
+
+    monkeypatch.setattr(world.engine.tools.ollama, "chat", slow_chat)
+    return gate
+
+
 @pytest.fixture
 async def world(db, database_url, clock) -> AsyncIterator[World]:
     async with world_for(db, database_url, clock) as w:
@@ -147,14 +160,7 @@ async def test_cancel_then_resume_continues_from_checkpoint(world: World) -> Non
 async def test_cancel_while_a_worker_holds_the_run_drops_its_work(world: World, monkeypatch) -> None:
     scout = await world.add_scout()
     world.ollama.reply_tool_call("searchWeb", {"query": "slow"})
-    gate = asyncio.Event()
-    original = world.engine.tools.ollama.chat
-
-    async def slow_chat(*args, **kwargs):
-        await gate.wait()
-        return await original(*args, **kwargs)
-
-    monkeypatch.setattr(world.engine.tools.ollama, "chat", slow_chat)
+    gate = hold_model_calls(world, monkeypatch)
     tick = asyncio.create_task(world.engine.tick())
     while True:
         await asyncio.sleep(0.01)
@@ -247,14 +253,7 @@ async def test_a_live_worker_keeps_its_lease_during_a_slow_step(
     monkeypatch.setattr(engine.scheduler, "LEASE", lease)
     scout = await world.add_scout()
     world.ollama.reply_tool_call("searchWeb", {"query": "slow news"})
-    gate = asyncio.Event()
-    original = world.engine.tools.ollama.chat
-
-    async def slow_chat(*args, **kwargs):
-        await gate.wait()
-        return await original(*args, **kwargs)
-
-    monkeypatch.setattr(world.engine.tools.ollama, "chat", slow_chat)
+    gate = hold_model_calls(world, monkeypatch)
     first = asyncio.create_task(world.engine.tick())
     claimed_until = None
     while claimed_until is None:
