@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
 
 from aiohttp import web
 
@@ -20,13 +21,21 @@ async def _serve(settings: Settings) -> None:
         log.warning("JWT_SECRET is not set: using a random one, so sessions end on restart")
     services = build_services(settings)
     app = create_app(services, run_scheduler=settings.scheduler_enabled)
-    runner = web.AppRunner(app, access_log=None)
+    # The default access log format records no headers, so tokens never reach the log.
+    runner = web.AppRunner(app, access_log=logging.getLogger("aiohttp.access"))
     await runner.setup()
     site = web.TCPSite(runner, settings.api_host, settings.api_port)
     await site.start()
     log.info("API listening on http://%s:%s", settings.api_host, settings.api_port)
+    # SIGTERM (docker stop) ends like Ctrl-C: the scheduler finishes its tick, connections
+    # close, then the process exits. An interrupted transition would be redone anyway.
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
     try:
-        await asyncio.Event().wait()
+        await stop.wait()
+        log.info("shutting down")
     finally:
         await runner.cleanup()
 
