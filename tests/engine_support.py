@@ -76,13 +76,18 @@ class World:
             return await create_scout(conn, user["id"], {**COMPLETE_SCOUT, "is_active": True,
                                                          **fields}, self.clock.now)
 
-    async def run_of(self, scout_id: uuid.UUID) -> dict[str, Any]:
-        async with self.db.transaction() as conn:
+    async def find_run(self, scout_id: uuid.UUID) -> dict[str, Any] | None:
+        """The scout's newest run, or None before one was dispatched."""
+        async with self.db.read() as conn:
             row = (await conn.execute(
                 sa.select(scout_executions).where(scout_executions.c.scout_id == scout_id)
                 .order_by(scout_executions.c.created_at.desc()))).first()
-        assert row is not None, "no run"
-        return dict(row._mapping)
+        return None if row is None else dict(row._mapping)
+
+    async def run_of(self, scout_id: uuid.UUID) -> dict[str, Any]:
+        run = await self.find_run(scout_id)
+        assert run is not None, "no run"
+        return run
 
     async def steps_of(self, execution_id: uuid.UUID) -> list[dict[str, Any]]:
         async with self.db.transaction() as conn:

@@ -162,11 +162,11 @@ async def test_cancel_while_a_worker_holds_the_run_drops_its_work(world: World, 
     world.ollama.reply_tool_call("searchWeb", {"query": "slow"})
     gate = hold_model_calls(world, monkeypatch)
     tick = asyncio.create_task(world.engine.tick())
-    while True:
+    # The tick dispatches and claims concurrently with this poll: wait for the lease.
+    run = None
+    while run is None or not run["lease_owner"]:
         await asyncio.sleep(0.01)
-        run = await world.run_of(scout["id"])
-        if run.get("lease_owner"):
-            break
+        run = await world.find_run(scout["id"])
     await world.engine.controls.cancel(run["id"], world.clock.now)
     gate.set()
     report = await tick
@@ -258,7 +258,7 @@ async def test_a_live_worker_keeps_its_lease_during_a_slow_step(
     claimed_until = None
     while claimed_until is None:
         await asyncio.sleep(0.01)
-        claimed_until = (await world.run_of(scout["id"]))["lease_expires_at"]
+        claimed_until = ((await world.find_run(scout["id"])) or {}).get("lease_expires_at")
 
     world.clock.advance(seconds=0.25)
     await asyncio.sleep(0.25)  # a heartbeat (every lease/3) extends from the new time
