@@ -14,8 +14,8 @@ from engine.db import Database
 from engine.errors import Conflict, RateLimited
 from engine.executions import Executions, execution_not_found
 from engine.machine import WORKING_STATES
+from engine.runner import end_run_from_outside
 from engine.scouts import ensure_can_activate, scout_not_found
-from engine.steps import step_record
 from engine.storage import executions as execution_store
 from engine.storage import runs as run_store
 from engine.storage import scouts as scout_store
@@ -73,19 +73,9 @@ class RunControls:
             run = await self._load(conn, execution_id, user_id)
             if run["state"] not in WORKING_STATES:
                 raise Conflict(f"the run has already ended ({run['state']})", code="not_running")
-            message = f"cancelled by {who}"
-            ok = await run_store.update_guarded(
-                conn, execution_id, expected_state=run["state"], worker=None,
-                values={"state": "failed", "cancelled_at": now, "completed_at": now,
-                        "error_message": message, "lease_owner": None, "lease_expires_at": None,
-                        "next_run_at": None, "wait_reason": None,
-                        "checkpoint": {**run["checkpoint"], "failed_in": run["state"]},
-                        "transitions": run["transitions"] + 1},
-            )
-            if not ok:
+            if not await end_run_from_outside(conn, run, f"cancelled by {who}", now,
+                                              cancelled=True):
                 raise Conflict("the run changed meanwhile; reload and try again", code="conflict")
-            await run_store.add_step(conn, execution_id, step_record(
-                "analyze", "Run cancelled", now, error=message))
             # A cancelled run still counts as a run for scheduling, not as a failure.
             await conn.execute(scouts.update().where(scouts.c.id == run["scout_id"])
                                .values(last_run_at=now))

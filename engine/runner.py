@@ -17,7 +17,7 @@ from engine.config import Settings
 from engine.db import Database
 from engine.machine import ENGINE_VERSION, next_state
 from engine.notify import Notifier
-from engine.steps import STEPS, Outcome, StepContext, failure
+from engine.steps import STEPS, Outcome, StepContext, failure, step_record
 from engine.storage import runs as run_store
 from engine.storage import scouts as scout_store
 from engine.storage.vectors import most_similar
@@ -29,6 +29,32 @@ LEASE = timedelta(seconds=90)
 DUPLICATE_SIMILARITY = 0.85
 DISABLE_AFTER_FAILURES = 3
 MAX_WAIT = timedelta(minutes=10)
+
+
+async def end_run_from_outside(
+    conn: AsyncConnection, run: dict[str, Any], message: str, now: datetime,
+    *, cancelled: bool = False,
+) -> bool:
+    """Fail a run that no worker is committing (deadline sweep, cancel), whoever holds its
+    lease: the holder's own commit is guarded by the state and will find it changed.
+
+    False when the run left its state first."""
+    values: dict[str, Any] = {
+        "state": next_state(run["state"], "fail"),
+        "checkpoint": {**(run["checkpoint"] or {}), "failed_in": run["state"]},
+        "completed_at": now, "error_message": message, "lease_owner": None,
+        "lease_expires_at": None, "next_run_at": None, "wait_reason": None,
+        "transitions": run["transitions"] + 1,
+    }
+    if cancelled:
+        values["cancelled_at"] = now
+    if not await run_store.update_guarded(conn, run["id"], expected_state=run["state"],
+                                          worker=None, values=values):
+        return False
+    description = "Run cancelled" if cancelled else "Run failed"
+    await run_store.add_step(conn, run["id"], step_record("analyze", description, now,
+                                                          error=message))
+    return True
 
 
 class LostRun(Exception):

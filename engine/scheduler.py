@@ -10,14 +10,11 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 from engine.config import Settings
 from engine.db import Database
-from engine.machine import next_state
 from engine.notify import Notifier
-from engine.runner import LEASE, Runner
-from engine.steps import step_record
+from engine.runner import LEASE, Runner, end_run_from_outside
 from engine.storage import runs as run_store
 from engine.storage import scouts as scout_store
 from engine.validation import is_complete
@@ -82,27 +79,11 @@ class Scheduler:
         for run in overdue:
             message = (f"the run did not finish within its deadline "
                        f"({self.settings.run_deadline_seconds} s)")
-            if await self.fail_run(run, message, now, worker=None):
-                expired += 1
+            async with self.db.transaction() as conn:
+                if not await end_run_from_outside(conn, run, message, now):
+                    continue
+                scout = await scout_store.get_scout_unscoped(conn, run["scout_id"])
+                assert scout is not None
+                await self.runner.record_failure(conn, scout, message, now)
+            expired += 1
         return expired
-
-    async def fail_run(
-        self, run: dict[str, Any], message: str, now: datetime, worker: str | None
-    ) -> bool:
-        async with self.db.transaction() as conn:
-            checkpoint = {**(run["checkpoint"] or {}), "failed_in": run["state"]}
-            ok = await run_store.update_guarded(
-                conn, run["id"], expected_state=run["state"], worker=worker,
-                values={"state": next_state(run["state"], "fail"), "checkpoint": checkpoint,
-                        "completed_at": now, "error_message": message, "lease_owner": None,
-                        "lease_expires_at": None, "next_run_at": None, "wait_reason": None,
-                        "transitions": run["transitions"] + 1},
-            )
-            if not ok:
-                return False
-            await run_store.add_step(conn, run["id"], step_record("analyze", "Run failed", now,
-                                                                  error=message))
-            scout = await scout_store.get_scout_unscoped(conn, run["scout_id"])
-            assert scout is not None
-            await self.runner.record_failure(conn, scout, message, now)
-        return True
