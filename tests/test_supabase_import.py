@@ -30,7 +30,7 @@ from tests.supabase_source import (
     drop_database,
     seed,
 )
-from tests.support import User
+from tests.support import User, signup
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -215,3 +215,20 @@ def test_command_reports_an_unreachable_source(tmp_path) -> None:
     assert "error: import stopped" in done.stderr
     assert "hunter2" not in done.stderr + done.stdout
     assert "Traceback" not in done.stderr
+
+
+async def test_an_email_taken_here_skips_the_old_account_and_says_why(
+    source, db, client, clock,
+) -> None:
+    dsn, seeded = source
+    await signup(client, "ada@example.com", "a brand new one")
+    report = await import_supabase(dsn, db, clock.now)
+    by_name = {t.name: t for t in report.tables}
+    assert by_name["users"].added == 1
+    assert by_name["users"].skipped["email already belongs to another account here"] == 1
+    # Her scouts cannot be attached to someone else's account, so they wait for a decision.
+    assert by_name["scouts"].added == 1
+    assert by_name["scouts"].skipped == {"its users row was not imported": 2}
+    assert by_name["scout_executions"].added == 3
+    status, _ = await login(client, "ada@example.com", OLD_PASSWORD)
+    assert status == 401

@@ -130,7 +130,7 @@ class _Run:
                 if spec.unique:
                     key = tuple(mapped[c] for c in spec.unique)
                     if key in taken or key in held:
-                        report.skipped[f"{'/'.join(spec.unique)} already used by another row"] += 1
+                        report.skipped[spec.unique_clash] += 1
                         continue
                     taken.add(key)
                 fresh.append(mapped)

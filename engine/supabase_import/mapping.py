@@ -43,6 +43,7 @@ class TableSpec:
     parent: tuple[str, str] | None = None
     # Another unique key besides id: a different row holding it here means a skip.
     unique: tuple[str, ...] = ()
+    unique_clash: str = ""
 
 
 def _when(*values: datetime | None, default: datetime) -> datetime:
@@ -171,11 +172,12 @@ SPECS: tuple[TableSpec, ...] = (
               ("id", "email", "encrypted_password", "created_at", "deleted_at",
                "raw_app_meta_data"),
               ("id", "email"), map_user, json_columns=("raw_app_meta_data",),
-              unique=("email",)),
+              unique=("email",), unique_clash="email already belongs to another account here"),
     TableSpec("user_preferences", "public", "user_preferences", tables.user_preferences,
               ("id", "user_id", "location", "created_at", "updated_at"),
               ("id", "user_id"), map_preferences, json_columns=("location",),
-              parent=("user_id", "users"), unique=("user_id",)),
+              parent=("user_id", "users"), unique=("user_id",),
+              unique_clash="the user already has preferences here"),
     TableSpec("scouts", "public", "scouts", tables.scouts,
               ("id", "user_id", "title", "description", "goal", "search_queries", "location",
                "frequency", "is_active", "last_run_at", "consecutive_failures", "created_at",
@@ -198,5 +200,6 @@ SPECS: tuple[TableSpec, ...] = (
                "created_at"),
               ("id", "execution_id", "step_number", "step_type"), map_step,
               json_columns=("input_data", "output_data"),
-              parent=("execution_id", "scout_executions"), unique=("execution_id", "step_number")),
+              parent=("execution_id", "scout_executions"), unique=("execution_id", "step_number"),
+              unique_clash="step number already used in its run"),
 )
