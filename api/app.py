@@ -8,7 +8,7 @@ from datetime import datetime
 
 from aiohttp import web
 
-from api import auth_routes, chat_routes, execution_routes, scout_routes
+from api import auth_routes, chat_routes, execution_routes, password_reset_routes, scout_routes
 from api.context import SERVICES, Services
 from api.jsonio import json_response
 from api.middleware import errors_as_json, install_cors
@@ -21,6 +21,7 @@ from engine.clock import utcnow
 from engine.config import Settings
 from engine.db import Database
 from engine.engine import ScoutEngine
+from engine.password_reset import PasswordReset
 from engine.scouts import Scouts
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -62,6 +63,8 @@ def build_services(
         chat_ollama=OllamaClient(engine.tools.session, settings.ollama_url,
                                  settings.ollama_chat_model, settings.ollama_embed_model,
                                  retry=CHAT_RETRY),
+        password_reset=PasswordReset(db, settings, engine.tools.mailer,
+                                     bcrypt_rounds=bcrypt_rounds),
     )
 
 
@@ -77,6 +80,7 @@ def create_app(
     for table in (routes, auth_routes.routes, scout_routes.routes, execution_routes.routes):
         app.router.add_routes(table)
     app.router.add_routes(chat_routes.routes)
+    app.router.add_routes(password_reset_routes.routes)
 
     if run_scheduler:
         app.cleanup_ctx.append(_scheduler(services))

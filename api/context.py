@@ -15,6 +15,7 @@ from engine.controls import RunControls
 from engine.db import Database
 from engine.engine import ScoutEngine
 from engine.executions import Executions
+from engine.password_reset import PasswordReset
 from engine.scouts import Scouts
 
 
@@ -29,6 +30,7 @@ class Services:
     # The chat's Ollama client: the engine's HTTP session, with quicker retries because a
     # person is waiting for the answer.
     chat_ollama: OllamaClient
+    password_reset: PasswordReset
 
     @property
     def executions(self) -> Executions:

@@ -116,11 +116,18 @@ CHAT_REQUEST = obj({
     "location": nullable(LOCATION),
 }, ["scoutId", "messages"])
 
+RESET_REQUEST = obj({"email": {"type": "string", "format": "email"}}, ["email"])
+RESET_ACCEPTED = obj({"status": {"const": "accepted"}, "message": STR}, ["status", "message"])
+RESET_CONFIRM = obj({"token": {"type": "string", "maxLength": 200,
+                               "description": "the token from the emailed link"},
+                     "password": {"type": "string", "minLength": 8}}, ["token", "password"])
+
 COMPONENTS = {
     "Location": LOCATION, "ScoutInput": SCOUT_INPUT, "Scout": SCOUT, "Execution": EXECUTION,
     "ExecutionDetail": EXECUTION_DETAIL, "Step": STEP, "User": USER, "Session": SESSION,
     "Error": ERROR, "Preferences": PREFERENCES, "Message": MESSAGE,
     "Credentials": CREDENTIALS, "RefreshRequest": REFRESH, "ChatRequest": CHAT_REQUEST,
+    "PasswordResetRequest": RESET_REQUEST, "PasswordResetConfirm": RESET_CONFIRM,
 }
 
 
@@ -152,6 +159,12 @@ OPERATIONS: list[tuple[str, str, str, bool, Any, str, Any, tuple[str, ...]]] = [
      ref("RefreshRequest"), "200", ref("Session"), ("400", "401", "422")),
     ("post", "/api/auth/logout", "End the session family of a refresh token", False,
      ref("RefreshRequest"), "204", None, ("400", "422")),
+    ("post", "/api/auth/password-reset", "Email a single-use link to choose a new password "
+     "(valid 1 hour); the same answer whether or not the account exists", False,
+     ref("PasswordResetRequest"), "202", RESET_ACCEPTED, ("400", "422", "429")),
+    ("post", "/api/auth/password-reset/confirm", "Set a new password with the emailed token; "
+     "ends every session of the account", False, ref("PasswordResetConfirm"), "204", None,
+     ("400", "422", "429")),
     ("get", "/api/auth/me", "The signed-in user", True, None, "200", wrapped("user", ref("User")),
      ()),
     ("get", "/api/scouts", "The caller's scouts, newest updated first", True, None, "200",

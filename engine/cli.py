@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from engine import migrate
+from engine.clients.errors import ClientFailure
 from engine.clock import utcnow
 from engine.config import ConfigError, Settings
 from engine.db import Database
@@ -23,6 +24,7 @@ from engine.errors import DomainError
 from engine.machine import diagram_document
 from engine.reembed import reembed
 from engine.storage import runs as run_store
+from engine.supabase_import import command as supabase_import_command
 
 Command = Callable[[argparse.Namespace, Settings], int]
 DIAGRAM_PATH = Path("diagrams/execution-states.md")
@@ -177,7 +179,16 @@ def cmd_reembed(args: argparse.Namespace, settings: Settings) -> int:
         def progress(done: int, total: int) -> None:
             print(f"re-embedded {done}/{total}")
 
-        count = await reembed(engine.db, engine.tools.ollama, settings.embedding_dim, progress)
+        if args.batch_size < 1:
+            print("error: --batch-size must be at least 1", file=sys.stderr)
+            return 2
+        try:
+            count = await reembed(engine.db, engine.tools.ollama, settings.embedding_dim,
+                                  progress, resume=args.resume, batch_size=args.batch_size)
+        except (ClientFailure, OSError) as exc:
+            print(f"error: {exc}\nstopped; finished batches are kept: "
+                  "`scouts reembed --resume` continues", file=sys.stderr)
+            return 1
         print(f"done: {count} summaries embedded with {settings.ollama_embed_model} "
               f"({settings.embedding_dim} dimensions)")
         return 0
@@ -223,7 +234,11 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
 
     p = sub.add_parser("reembed", help="recompute summary embeddings with the current model")
+    p.add_argument("--resume", action="store_true",
+                   help="only embed summaries an interrupted run left without a vector")
+    p.add_argument("--batch-size", type=int, default=32, help="summaries per model call")
     p.set_defaults(func=cmd_reembed)
+    supabase_import_command.add_parser(sub)
     p = sub.add_parser("diagram", help="regenerate the state diagram from engine/machine.py")
     p.add_argument("--output", default=str(DIAGRAM_PATH))
     p.set_defaults(func=cmd_diagram)

@@ -35,7 +35,8 @@ users = sa.Table(
     metadata,
     sa.Column("id", sa.Uuid, primary_key=True),
     sa.Column("email", sa.String(320), nullable=False, unique=True),
-    sa.Column("password_hash", sa.String(100), nullable=False),
+    # NULL for accounts imported from an OAuth-only sign-in until they set a password.
+    sa.Column("password_hash", sa.String(100)),
     sa.Column("created_at", UTCDateTime, nullable=False),
 )
 
@@ -53,6 +54,22 @@ refresh_tokens = sa.Table(
     sa.Column("expires_at", UTCDateTime, nullable=False),
     sa.Column("used_at", UTCDateTime),
     sa.Column("revoked_at", UTCDateTime),
+)
+
+# Single-use links to set a new password; only the SHA-256 of the token is stored.
+password_reset_tokens = sa.Table(
+    "password_reset_tokens",
+    metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column(
+        "user_id", sa.Uuid, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False,
+        index=True,
+    ),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("purpose", sa.String(20), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.Column("used_at", UTCDateTime),
 )
 
 scouts = sa.Table(

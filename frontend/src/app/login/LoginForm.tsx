@@ -1,6 +1,7 @@
 "use client";
 
 import { useEffect, useRef, useState, type FormEvent } from "react";
+import Link from "next/link";
 import { useRouter, useSearchParams } from "next/navigation";
 import { ApiError, errorMessage } from "@/lib/api";
 import { useAuth } from "@/lib/auth";
@@ -109,6 +110,11 @@ export function LoginForm() {
           {isSignup && (
             <div id="password-hint" className="field-hint">
               At least 8 characters.
+            </div>
+          )}
+          {!isSignup && (
+            <div className="field-hint">
+              <Link href="/forgot-password">Forgot password?</Link>
             </div>
           )}
         </div>
