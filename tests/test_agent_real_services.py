@@ -188,3 +188,40 @@ async def test_pages_failing_on_a_healthy_scraper_are_page_errors(world: World) 
     run = await world.run_of(scout["id"])
     assert run["state"] == "failed" and "3 tool calls in a row failed" in run["error_message"]
     assert world.crawl4ai.crawled_urls == urls  # each tried once, no blind retry
+
+
+async def test_a_search_outage_that_outlasts_the_deadline_fails_with_its_reason(
+    world: World,
+) -> None:
+    scout = await world.add_scout()
+    world.searxng.engines_failing(("google", "timeout"))
+    world.ollama.reply_tool_call("searchWeb", {"query": "new Indian restaurant Denver"})
+    await tick(world, 2)
+    for _ in range(8):
+        world.clock.advance(seconds=120)
+        await world.engine.tick()
+    run = await world.run_of(scout["id"])
+    assert run["state"] == "failed"
+    assert "deadline" in run["error_message"] and "SearXNG" in run["error_message"]
+    assert "google (timeout)" in run["error_message"]
+
+
+async def test_scrapes_never_outlive_the_runs_deadline(world: World) -> None:
+    scout = await world.add_scout()
+    first = world.crawl4ai.add_demo_page("first", "First page text", "First")
+    second = world.crawl4ai.add_demo_page("second", "Second page text", "Second")
+    world.ollama.reply_tool_call("scrapeWebsite", {"url": first})
+    world.ollama.reply_tool_call("scrapeWebsite", {"url": second})
+    await world.engine.tick()  # plan: the run started now, its deadline is 600 s away
+    world.clock.advance(seconds=575)
+    await world.engine.tick()  # read with 25 s left
+    page_timeout = world.crawl4ai.requests[-1]["crawler_config"]["params"]["page_timeout"]
+    assert 14_000 < page_timeout <= 15_000
+
+    await world.engine.tick()  # plan
+    world.clock.advance(seconds=15)
+    await world.engine.tick()  # read with 10 s left: not even started
+    assert world.crawl4ai.crawled_urls == [first]
+    run = await world.run_of(scout["id"])
+    assert run["state"] == "planning" and run["checkpoint"]["consecutive_tool_errors"] == 0
+    assert "out of time" in run["checkpoint"]["messages"][-1]["content"]
