@@ -29,10 +29,17 @@ def _link_only(line: str) -> bool:
     return _DECORATION.fullmatch(rest) is not None
 
 
-def readable_text(markdown: str) -> str:
-    """The page's markdown with link lists dropped and links reduced to their words."""
+def readable_text(markdown: str, enough: int | None = None) -> str:
+    """The page's markdown with link lists dropped and links reduced to their words.
+
+    With ``enough``, stops once that many characters are kept: the rest would be cut by
+    the budget anyway, and long pages are cleaned on the event loop.
+    """
     kept: list[str] = []
+    size = 0
     for line in markdown.splitlines():
+        if enough is not None and size > enough:
+            break
         if _link_only(line):
             continue
         line = _IMAGE.sub("", line)
@@ -40,6 +47,7 @@ def readable_text(markdown: str) -> str:
         line = _AUTOLINK.sub("", line)
         if line.strip() or (kept and kept[-1].strip()):
             kept.append(line.rstrip())
+            size += len(line) + 1
     return _BLANKS.sub("\n\n", "\n".join(kept)).strip()
 
 

@@ -214,7 +214,8 @@ class Crawl4AIClient:
         return ScrapePage(
             url=url,
             title=title.strip() if isinstance(title, str) else "",
-            markdown=trim_text(readable_text(_markdown_of(result)), max_chars),
+            markdown=trim_text(readable_text(_markdown_of(result), enough=max_chars),
+                               max_chars),
             status_code=status,
         )
 
