@@ -48,9 +48,24 @@ MAX_MESSAGE_CHARS = 8000
 CHAT_RETRY = RetryPolicy(attempts=2, initial_wait=0.3, max_wait=2.0, max_retry_after=3.0)
 
 ROLES = ("user", "assistant")
-# Where text may turn into a tool call written as text (JSON, a tag, a fence); from there
-# on the answer is held back until it is complete, so the person never sees raw JSON.
-_MAYBE_CALL = re.compile(r"[{\[<`]")
+# Where text may turn into a tool call written as text; from there on the answer is held
+# back until it is complete, so the person never sees raw JSON. A bare call is the whole
+# answer, so only a leading brace counts; tags and fences count anywhere.
+_LEADING_JSON = re.compile(r"\s*[{\[]")
+_OPENERS = ("<tool_call>", "```")
+
+
+def hold_from(text: str, start: int) -> int | None:
+    """The first index at or after ``start`` where a call written as text may begin (also
+    a partial opener at the very end, such as ``<tool``), or None."""
+    if start == 0 and _LEADING_JSON.match(text):
+        return 0
+    for index in range(start, len(text)):
+        if text[index] in "<`":
+            rest = text[index:]
+            if any(rest.startswith(o) or o.startswith(rest) for o in _OPENERS):
+                return index
+    return None
 
 
 # ---- the request ------------------------------------------------------------------------
@@ -289,7 +304,6 @@ class ChatTurn:
             in_step = False
             done = False
             shown = 0  # characters of this round's content already streamed
-            holding = False
             # On the last round the model gets no tool, so it has to answer in words.
             stream = self.assistant.ollama.stream_chat(
                 self.conversation, tools=None if last_round else [UPDATE_SCOUT_TOOL]
@@ -302,14 +316,12 @@ class ChatTurn:
                             yield StepStarted()
                         if chunk.content:
                             content.append(chunk.content)
-                            if not holding:
-                                so_far = "".join(content)
-                                marker = _MAYBE_CALL.search(so_far, shown)
-                                holding = marker is not None
-                                end = marker.start() if marker else len(so_far)
-                                if end > shown:
-                                    yield TextDelta(so_far[shown:end])
-                                    shown = end
+                            so_far = "".join(content)
+                            held = hold_from(so_far, shown)
+                            end = len(so_far) if held is None else held
+                            if end > shown:
+                                yield TextDelta(so_far[shown:end])
+                                shown = end
                         calls.extend(chunk.tool_calls)
                         if chunk.done:
                             done = True

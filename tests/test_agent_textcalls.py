@@ -7,6 +7,7 @@ import json
 import pytest
 
 from engine.agent.textcalls import recover_tool_calls
+from engine.chat import hold_from
 from engine.clients.errors import ToolError
 
 OFFERED = ("searchWeb", "scrapeWebsite")
@@ -81,3 +82,19 @@ def test_nothing_is_recovered_when_no_tool_was_offered() -> None:
 def test_a_call_with_unreadable_arguments_is_a_tool_error() -> None:
     with pytest.raises(ToolError, match="not JSON"):
         recover_tool_calls('{"name": "searchWeb", "arguments": "{query: oops"}', OFFERED)
+
+
+@pytest.mark.parametrize(("text", "start", "held"), [
+    ("Which city? See [the map](https://m.example) first.", 0, None),
+    ('{"name": "update_scout_config"', 0, 0),
+    ('  [{"name"', 0, 0),
+    ("Saving it.\n<tool_call>{", 0, 11),
+    ("Saving it.\n<too", 0, 11),  # may still become a tag
+    ("Use <b>bold</b>", 0, None),
+    ("Here:\n```json\n{", 0, 6),
+    ("Costs {a lot}", 0, None),  # a brace inside prose is no call
+    ("Saving.\n<tool_call>", 8, 8),
+])
+def test_chat_holds_back_only_what_may_become_a_call(text: str, start: int,
+                                                     held: int | None) -> None:
+    assert hold_from(text, start) == held
