@@ -158,5 +158,7 @@ async def test_no_results_with_every_engine_answering_is_just_no_results(
 
 
 def test_odd_unresponsive_entries_are_skipped_and_names_cleaned():
-    failures = failed_engines([["go<o>gle", "CAPTCHA required"], "x", [], [3, "y"], ["wiki"]])
-    assert [str(f) for f in failures] == ["google (CAPTCHA)", "wiki (error)"]
+    failures = failed_engines([["go<o>gle", "CAPTCHA"], "x", [], [3, "y"], ["wiki"],
+                               ["bing", "HTTP error"], ["qwant", "unexpected crash"]])
+    assert [str(f) for f in failures] == ["google (CAPTCHA)", "wiki (error)", "bing (HTTP error)",
+                                          "qwant (crashed)"]

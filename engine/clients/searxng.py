@@ -86,7 +86,8 @@ class SearchReply:
     failed_engines: list[EngineFailure] = field(default_factory=list)
 
 
-# SearXNG's own messages may carry exception text; owners get one of these words instead.
+# SearXNG sends fixed (possibly translated) phrases such as "HTTP connection error" or
+# "Suspended: CAPTCHA" (searx/webutils.py); owners get a known short word, never raw text.
 _REASONS = (
     ("suspend", "suspended"),
     ("captcha", "CAPTCHA"),
@@ -96,6 +97,11 @@ _REASONS = (
     ("connection", "connection error"),
     ("ssl", "TLS error"),
     ("parsing", "unreadable answer"),
+    ("proxy", "proxy error"),
+    ("network", "network error"),
+    ("api error", "API error"),
+    ("http", "HTTP error"),
+    ("crash", "crashed"),
 )
 _ENGINE_NAME = re.compile(r"[^\w .-]+")
 
