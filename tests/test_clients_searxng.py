@@ -134,8 +134,8 @@ async def test_every_engine_failing_is_busy_naming_the_engines(http_session, fak
         await client(http_session, fake_searxng).search("ramen denver")
     busy = caught.value
     assert busy.service == "searxng"
-    assert busy.hint == ("all its search engines failed: google (timeout), bing (suspended), "
-                         "duckduckgo (connection error)")
+    assert busy.hint == ("all its search engines failed: bing (suspended), "
+                         "duckduckgo (connection error), google (timeout)")
     assert "10.0.0.7" not in busy.hint and "SearXNG" in busy.message
     assert len(fake_searxng.requests) == 1  # suspended engines do not heal within seconds
 

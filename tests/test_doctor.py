@@ -95,7 +95,7 @@ async def test_wrong_embedding_dimension_gives_the_right_value(stack: Stack) -> 
 async def test_searxng_with_every_engine_failing(stack: Stack) -> None:
     stack.searxng.engines_failing(("google", "timeout"), ("bing", "Suspended: CAPTCHA"))
     line = by_name(await report_for(stack.settings()))["searxng"]
-    assert line.startswith("FAIL") and "google (timeout), bing (suspended)" in line
+    assert line.startswith("FAIL") and "bing (suspended), google (timeout)" in line
 
 
 async def test_searxng_without_json_format(stack: Stack) -> None:

@@ -79,7 +79,8 @@ class FakeSearxng(FakeServer):
         self.default_results = list(results)
 
     def engines_failing(self, *engines: tuple[str, str], some: bool = False) -> None:
-        self.unresponsive = [[name, message] for name, message in engines]
+        # The real server lists them sorted by engine name.
+        self.unresponsive = sorted([name, message] for name, message in engines)
         self.all_engines_down = bool(engines) and not some
 
     def engines_recovered(self) -> None:
