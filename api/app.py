@@ -10,7 +10,6 @@ from datetime import datetime
 from aiohttp import web
 
 from api import auth_routes, chat_routes, execution_routes, scout_routes
-from api.auth_routes import authenticated
 from api.context import SERVICES, Services
 from api.jsonio import json_response
 from api.middleware import errors_as_json, install_cors
@@ -41,7 +40,7 @@ async def health(request: web.Request) -> web.StreamResponse:
     )
 
 
-@authenticated
+@auth_routes.authenticated
 async def deep_health(request: web.Request, user_id: uuid.UUID) -> web.Response:
     """The doctor's report. Signed-in users only: it makes the server search the web and
     call every service, which anonymous callers should not be able to trigger (the report
