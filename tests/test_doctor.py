@@ -189,3 +189,51 @@ async def test_deep_health_is_for_signed_in_users(deep_client, stack: Stack) -> 
     async with deep_client.get("/api/health?deep=1", headers=user.headers) as resp:
         assert resp.status == 200  # cached for a short while: no search storm
     assert len(stack.searxng.requests) == 1
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.mark.parametrize("command", ["serve", "worker"])
+def test_serve_and_worker_log_the_report_at_start_up(command: str, tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import threading
+    import time
+
+    dead = f"http://127.0.0.1:{_closed_port()}"
+    env = {**os.environ, "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'd.db'}",
+           "API_PORT": str(_closed_port()), "OLLAMA_URL": dead, "SEARXNG_URL": dead,
+           "CRAWL4AI_URL": dead, "CRAWL4AI_TOKEN": "secret-token-123", "SMTP_URL": "",
+           "LOG_LEVEL": "INFO", "TICK_SECONDS": "1"}
+    if command == "worker":
+        subprocess.run([sys.executable, "-m", "api.cli", "migrate"], cwd=ROOT, env=env,
+                       check=True, capture_output=True, timeout=60)
+    process = subprocess.Popen([sys.executable, "-m", "api.cli", command], cwd=ROOT, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(process.stdout.readline, "")))  # type: ignore[union-attr]
+    reader.start()
+    try:
+        deadline = time.monotonic() + 40
+        while not any("some services are not ready" in line for line in lines):
+            assert process.poll() is None, "".join(lines)
+            assert time.monotonic() < deadline, "".join(lines)
+            time.sleep(0.1)
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        reader.join(timeout=10)
+    output = "".join(lines)
+    for check in ("FAIL  ollama", "FAIL  searxng", "FAIL  crawl4ai", "ok    smtp"):
+        assert check in output, output
+    assert "secret-token-123" not in output and "Traceback" not in output
+    started = "API listening" if command == "serve" else "worker"
+    assert output.index(started) < output.index("doctor:")  # start-up did not wait for it
