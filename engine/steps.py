@@ -343,7 +343,7 @@ async def _check_scraper(ctx: StepContext, cp: dict[str, Any], url: str) -> None
     cp["scrape_500s"] = streak
     if len(streak) < SUSPECT_SCRAPER_AFTER:
         return
-    health = await ctx.tools.crawl4ai.health()
+    health = await ctx.tools.crawl4ai.health(streak)
     if not health.ok:
         raise ServiceBusy(
             "crawl4ai",

@@ -158,10 +158,23 @@ async def test_health_is_good_while_the_browser_runs(http_session, fake_crawl4ai
     assert (await client(http_session, fake_crawl4ai).health()).ok
 
 
-async def test_health_is_bad_when_the_browser_is_gone(http_session, fake_crawl4ai):
-    fake_crawl4ai.browser_dead = True
+async def test_health_is_bad_when_the_pool_has_no_browser(http_session, fake_crawl4ai):
+    fake_crawl4ai.pool_empty = True
     health = await client(http_session, fake_crawl4ai).health()
     assert not health.ok and "browser" in health.detail
+
+
+async def test_health_is_bad_when_the_failed_pages_met_a_closed_browser(
+    http_session, fake_crawl4ai
+):
+    fake_crawl4ai.browser_dead = True  # /health 200, the pool still lists its browser
+    c = client(http_session, fake_crawl4ai)
+    with pytest.raises(PageFailed):
+        await c.scrape(PAGE)
+    assert (await c.health()).ok  # nothing to go on without the pages that failed
+    health = await c.health([PAGE])
+    assert not health.ok and "closed or crashed" in health.detail
+    assert (await c.health(["https://other.example/"])).ok
 
 
 async def test_health_is_bad_when_health_fails_or_nobody_answers(http_session, fake_crawl4ai):

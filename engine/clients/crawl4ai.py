@@ -20,6 +20,9 @@ before the budget is applied, so the characters go to the article.
 
 from __future__ import annotations
 
+import html
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +47,10 @@ SERVER_OVERHEAD_SECONDS = 10.0
 # Below this a page load is hopeless; the caller should not start one.
 MIN_PAGE_SECONDS = 5.0
 HEALTH_TIMEOUT_SECONDS = 5.0
+# Playwright's words when the browser under a page is gone ("Target page, context or
+# browser has been closed", "Browser has been closed", "Target crashed", "disconnected").
+_BROWSER_GONE = re.compile(
+    r"(browser|context) has been closed|target crashed|browser has disconnected", re.I)
 
 
 @dataclass(frozen=True)
@@ -167,11 +174,13 @@ class Crawl4AIClient:
     def _headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self._token}"} if self._token else {}
 
-    async def health(self) -> ScraperHealth:
-        """Is the service itself working? ``/health`` must answer, and where the server
-        reports its browser pool (``/monitor/health``, 0.7.7+), a browser must exist.
+    async def health(self, failed_urls: Sequence[str] = ()) -> ScraperHealth:
+        """Is the service itself working? ``/health`` must answer; where the server reports
+        its browser pool (``/monitor/health``, 0.7.7+) a browser must exist; and its error
+        log (``/monitor/logs/errors``) must not say the browser was closed while it failed
+        ``failed_urls`` (``/health`` stays 200 after Chromium died).
 
-        A server that cannot report its pool (older image, monitor off) counts as working:
+        A server that cannot report these (older image, monitor off) counts as working:
         only a plain sign of trouble makes pages wait instead of failing.
         """
         timeout = aiohttp.ClientTimeout(total=HEALTH_TIMEOUT_SECONDS)
@@ -194,7 +203,32 @@ class Crawl4AIClient:
             return ScraperHealth(False, f"unreachable ({type(exc).__name__})")
         except ValueError:
             return ScraperHealth(True, "pool report is not JSON")
-        return ScraperHealth(*_pool_state(data))
+        pool = ScraperHealth(*_pool_state(data))
+        if not pool.ok or not failed_urls:
+            return pool
+        return await self._browser_errors(failed_urls) or pool
+
+    async def _browser_errors(self, failed_urls: Sequence[str]) -> ScraperHealth | None:
+        """Unhealthy when the server logged a closed browser for one of ``failed_urls``."""
+        try:
+            async with self._session.get(
+                join_url(self._base_url, "/monitor/logs/errors"), params={"limit": "50"},
+                headers=self._headers(),
+                timeout=aiohttp.ClientTimeout(total=HEALTH_TIMEOUT_SECONDS),
+            ) as resp:
+                if resp.status != 200:
+                    return None
+                data = await resp.json(content_type=None)
+        except (aiohttp.ClientError, TimeoutError, ValueError):
+            return None
+        errors = data.get("errors") if isinstance(data, dict) else None
+        wanted = set(failed_urls)
+        for entry in errors if isinstance(errors, list) else []:
+            if not isinstance(entry, dict) or entry.get("url") not in wanted:
+                continue
+            if _BROWSER_GONE.search(html.unescape(str(entry.get("error", "")))):
+                return ScraperHealth(False, "its browser was closed or crashed")
+        return None
 
     @staticmethod
     def _page_from(data: dict[str, Any], url: str, max_chars: int) -> ScrapePage:

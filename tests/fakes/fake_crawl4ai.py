@@ -13,8 +13,11 @@ search results open in a browser.
 As on the real server, ``raw_markdown`` is the whole page (menus and footer included) and
 ``fit_markdown`` only the main content when a content filter was sent: :meth:`add_article`
 builds such a navigation-heavy page. ``browser_dead`` makes every crawl a generic 500 while
-``/health`` stays 200 and ``/monitor/health`` shows an empty browser pool; ``health_status``
-changes what ``/health`` answers. ``allow_internal=False`` refuses loopback and private
+``/health`` stays 200 and ``/monitor/health`` still lists the permanent browser (the server
+keeps its object after Chromium died); only ``/monitor/logs/errors`` tells, with
+Playwright's "browser has been closed" for each failed URL. ``pool_empty`` makes
+``/monitor/health`` report no browser at all; ``health_status`` changes what ``/health``
+answers. ``allow_internal=False`` refuses loopback and private
 targets with the server's own SSRF 400, as without ``CRAWL4AI_ALLOW_INTERNAL_URLS=true``.
 """
 
@@ -74,7 +77,9 @@ class FakeCrawl4AI(FakeServer):
         self.failures = FailureQueue()
         self.allow_internal = allow_internal
         self.browser_dead = False
+        self.pool_empty = False
         self.health_status = 200
+        self.errors_log: list[dict[str, Any]] = []
 
     # ---- scripting ----------------------------------------------------------------------
 
@@ -143,6 +148,7 @@ class FakeCrawl4AI(FakeServer):
     def setup_routes(self, app: web.Application) -> None:
         app.router.add_get("/health", self._health)
         app.router.add_get("/monitor/health", self._monitor_health)
+        app.router.add_get("/monitor/logs/errors", self._monitor_errors)
         app.router.add_post("/crawl", self._crawl)
         app.router.add_get("/pages/{slug}", self._page_html)
 
@@ -154,7 +160,7 @@ class FakeCrawl4AI(FakeServer):
     async def _monitor_health(self, request: web.Request) -> web.Response:
         if (denied := self._unauthorized(request)) is not None:
             return denied
-        alive = not self.browser_dead
+        alive = not self.pool_empty
         return web.json_response({
             "container": {"memory_percent": 21.5, "cpu_percent": 3.0, "network_sent_mb": 1.0,
                           "network_recv_mb": 2.0, "uptime_seconds": 120},
@@ -164,6 +170,17 @@ class FakeCrawl4AI(FakeServer):
                      "total_memory_mb": 270 if alive else 0},
             "janitor": {"next_cleanup_estimate": "adaptive", "memory_pressure": "LOW"},
         })
+
+    async def _monitor_errors(self, request: web.Request) -> web.Response:
+        if (denied := self._unauthorized(request)) is not None:
+            return denied
+        limit = int(request.query.get("limit", "100"))
+        return web.json_response({"errors": self.errors_log[-limit:]})
+
+    def _record_error(self, url: str, error: str) -> None:
+        self.errors_log.append({"timestamp": time.time(), "endpoint": "/crawl", "url": url,
+                                "error": html.escape(error),
+                                "request_id": secrets.token_hex(4)})
 
     @staticmethod
     def _internal_target(url: str) -> bool:
@@ -280,6 +297,9 @@ class FakeCrawl4AI(FakeServer):
                         {"detail": f"URL blocked (SSRF protection): {url} resolves to a "
                                    "non-public address"}, status=400)
         if self.browser_dead:
+            for url in urls:
+                self._record_error(url, "BrowserContext.new_page: Target page, context or "
+                                        "browser has been closed")
             return self._internal_error()
         known = [u for u in urls if u in self.pages and not self.pages[u].tiny]
         if not known:
