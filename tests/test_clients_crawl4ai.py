@@ -176,6 +176,11 @@ async def test_health_is_bad_when_the_failed_pages_met_a_closed_browser(
     assert not health.ok and "closed or crashed" in health.detail
     assert (await c.health(["https://other.example/"])).ok
 
+    long_url = "https://news.example/a?x=1&y=" + "z" * 120  # logged cut and escaped
+    with pytest.raises(PageFailed):
+        await c.scrape(long_url)
+    assert not (await c.health([long_url])).ok
+
 
 async def test_health_is_bad_when_health_fails_or_nobody_answers(http_session, fake_crawl4ai):
     fake_crawl4ai.health_status = 503

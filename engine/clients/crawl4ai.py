@@ -222,9 +222,10 @@ class Crawl4AIClient:
         except (aiohttp.ClientError, TimeoutError, ValueError):
             return None
         errors = data.get("errors") if isinstance(data, dict) else None
-        wanted = set(failed_urls)
+        # The server logs the first 100 characters of the URL, HTML-escaped.
+        wanted = {url[:100] for url in failed_urls}
         for entry in errors if isinstance(errors, list) else []:
-            if not isinstance(entry, dict) or entry.get("url") not in wanted:
+            if not isinstance(entry, dict) or html.unescape(str(entry.get("url"))) not in wanted:
                 continue
             if _BROWSER_GONE.search(html.unescape(str(entry.get("error", "")))):
                 return ScraperHealth(False, "its browser was closed or crashed")

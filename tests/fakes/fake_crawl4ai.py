@@ -178,7 +178,9 @@ class FakeCrawl4AI(FakeServer):
         return web.json_response({"errors": self.errors_log[-limit:]})
 
     def _record_error(self, url: str, error: str) -> None:
-        self.errors_log.append({"timestamp": time.time(), "endpoint": "/crawl", "url": url,
+        # As the real monitor: the URL cut to 100 characters and HTML-escaped.
+        self.errors_log.append({"timestamp": time.time(), "endpoint": "/crawl",
+                                "url": html.escape(url[:100]),
                                 "error": html.escape(error),
                                 "request_id": secrets.token_hex(4)})
 
