@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 
@@ -30,12 +31,31 @@ routes = web.RouteTableDef()
 
 
 @routes.get("/api/health")
-async def health(request: web.Request) -> web.Response:
+async def health(request: web.Request) -> web.StreamResponse:
+    if request.query.get("deep", "").lower() in ("1", "true", "yes"):
+        return await deep_health(request)
     ok = await request.app[SERVICES].db.ping()
     return json_response(
         {"status": "ok" if ok else "degraded", "database": "ok" if ok else "unreachable"},
         status=200 if ok else 503,
     )
+
+
+@auth_routes.authenticated
+async def deep_health(request: web.Request, user_id: uuid.UUID) -> web.Response:
+    """The doctor's report. Signed-in users only: it makes the server search the web and
+    call every service, which anonymous callers should not be able to trigger (the report
+    is cached briefly, and holds no addresses or secrets)."""
+    services = request.app[SERVICES]
+    ok = await services.db.ping()
+    report = await services.engine.doctor.report()
+    body = report.as_json()
+    body["checks"].insert(0, {"name": "database", "ok": ok,
+                              "detail": "reachable" if ok else "unreachable",
+                              "fix": None if ok else "check DATABASE_URL and the database server"})
+    healthy = ok and report.ok
+    body["status"] = "ok" if healthy else "degraded"
+    return json_response(body, status=200 if healthy else 503)
 
 
 @routes.get("/api/openapi.json")

@@ -12,6 +12,7 @@ from aiohttp import web
 from api.app import build_services, create_app
 from engine import cli as engine_cli
 from engine.config import Settings
+from engine.ops.doctor import log_report
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +28,7 @@ async def _serve(settings: Settings) -> None:
     site = web.TCPSite(runner, settings.api_host, settings.api_port)
     await site.start()
     log.info("API listening on http://%s:%s", settings.api_host, settings.api_port)
+    checkup = asyncio.create_task(log_report(services.engine.doctor, log))
     # SIGTERM (docker stop) ends like Ctrl-C: the scheduler finishes its tick, connections
     # close, then the process exits. An interrupted transition would be redone anyway.
     stop = asyncio.Event()
@@ -37,6 +39,7 @@ async def _serve(settings: Settings) -> None:
         await stop.wait()
         log.info("shutting down")
     finally:
+        checkup.cancel()
         await runner.cleanup()
 
 

@@ -148,8 +148,10 @@ ERRORS = {
 
 # (method, path, summary, needs auth, request schema, success status, response schema, errors)
 OPERATIONS: list[tuple[str, str, str, bool, Any, str, Any, tuple[str, ...]]] = [
-    ("get", "/api/health", "Database reachability", False, None, "200",
-     obj({"status": STR, "database": STR}), ()),
+    ("get", "/api/health", "Database reachability; with deep=1 (signed-in users only) the "
+     "`scouts doctor` report on every service (503 when one is not ready)", False, None, "200",
+     obj({"status": STR, "database": STR, "checks": {"type": "array", "items": ANY_JSON}},
+         ["status"]), ("401", "503")),
     ("get", "/api/openapi.json", "This document", False, None, "200", obj({}), ()),
     ("post", "/api/auth/signup", "Create an account", False, ref("Credentials"), "201",
      ref("Session"), ("400", "409", "422")),

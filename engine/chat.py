@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import uuid
 from collections.abc import AsyncGenerator, Callable, Mapping
 from contextlib import aclosing
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from engine.agent.textcalls import Recovered, recover_tool_calls
 from engine.chat_prompt import (
     MISSING_WORDS,
     TOOL_NAME,
@@ -46,6 +48,24 @@ MAX_MESSAGE_CHARS = 8000
 CHAT_RETRY = RetryPolicy(attempts=2, initial_wait=0.3, max_wait=2.0, max_retry_after=3.0)
 
 ROLES = ("user", "assistant")
+# Where text may turn into a tool call written as text; from there on the answer is held
+# back until it is complete, so the person never sees raw JSON. A bare call is the whole
+# answer, so only a leading brace counts; tags and fences count anywhere.
+_LEADING_JSON = re.compile(r"\s*[{\[]")
+_OPENERS = ("<tool_call>", "```")
+
+
+def hold_from(text: str, start: int) -> int | None:
+    """The first index at or after ``start`` where a call written as text may begin (also
+    a partial opener at the very end, such as ``<tool``), or None."""
+    if start == 0 and _LEADING_JSON.match(text):
+        return 0
+    for index in range(start, len(text)):
+        if text[index] in "<`":
+            rest = text[index:]
+            if any(rest.startswith(o) or o.startswith(rest) for o in _OPENERS):
+                return index
+    return None
 
 
 # ---- the request ------------------------------------------------------------------------
@@ -178,6 +198,8 @@ class ToolCallEvent:
     call_id: str
     name: str
     arguments: dict[str, Any]
+    # The model wrote the call in its text instead of as a tool call.
+    recovered_from_text: bool = False
 
 
 @dataclass(frozen=True)
@@ -281,6 +303,7 @@ class ChatTurn:
             calls: list[ToolCall] = []
             in_step = False
             done = False
+            shown = 0  # characters of this round's content already streamed
             # On the last round the model gets no tool, so it has to answer in words.
             stream = self.assistant.ollama.stream_chat(
                 self.conversation, tools=None if last_round else [UPDATE_SCOUT_TOOL]
@@ -293,7 +316,12 @@ class ChatTurn:
                             yield StepStarted()
                         if chunk.content:
                             content.append(chunk.content)
-                            yield TextDelta(chunk.content)
+                            so_far = "".join(content)
+                            held = hold_from(so_far, shown)
+                            end = len(so_far) if held is None else held
+                            if end > shown:
+                                yield TextDelta(so_far[shown:end])
+                                shown = end
                         calls.extend(chunk.tool_calls)
                         if chunk.done:
                             done = True
@@ -308,6 +336,16 @@ class ChatTurn:
                 return
 
             text = "".join(content)
+            from_text = False
+            if not calls and not last_round:
+                recovered = _text_calls(text)
+                if recovered is not None:
+                    calls, text, from_text = recovered.calls, recovered.text, True
+                    log.info("chat: recovered %d tool call(s) the model wrote as text",
+                             len(calls))
+            unshown = _unshown(text, "".join(content)[:shown]) if from_text else text[shown:]
+            if unshown.strip():
+                yield TextDelta(unshown)
             if text.strip():
                 texts.append(text.strip())
             turn: Message = {"role": "assistant", "content": text}
@@ -315,7 +353,7 @@ class ChatTurn:
                 turn["tool_calls"] = [call.to_wire(i) for i, call in enumerate(calls)]
             self.conversation.append(turn)
             for call in calls:
-                yield ToolCallEvent(call.id, call.name, call.arguments)
+                yield ToolCallEvent(call.id, call.name, call.arguments, from_text)
                 if last_round:
                     result = ToolResultEvent(call.id, error="Too many steps in one answer.")
                     for_model: dict[str, Any] = {"saved": False, "error": result.error}
@@ -356,6 +394,21 @@ class ChatTurn:
         return ToolResultEvent(call.id, output=config), {
             "saved": True, "scout": config, "still_missing": still_missing,
         }
+
+
+def _text_calls(text: str) -> Recovered | None:
+    """Calls of the configurator's tool written as text; a call with unreadable arguments
+    stays text (the person sees it) rather than failing the whole answer."""
+    try:
+        return recover_tool_calls(text, [TOOL_NAME])
+    except ToolError:
+        return None
+
+
+def _unshown(remaining: str, shown: str) -> str:
+    """What is left of the words around recovered calls once ``shown`` was streamed."""
+    shown = shown.strip()
+    return remaining[len(shown):] if remaining.startswith(shown) else ""
 
 
 class ChatAssistant:

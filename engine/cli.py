@@ -14,6 +14,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import aiohttp
+
 from engine import migrate
 from engine.clients.errors import ClientFailure
 from engine.clock import utcnow
@@ -22,12 +24,14 @@ from engine.db import Database
 from engine.engine import ScoutEngine
 from engine.errors import DomainError
 from engine.machine import diagram_document
+from engine.ops.doctor import Doctor, log_report
 from engine.reembed import reembed
 from engine.storage import runs as run_store
 from engine.supabase_import import command as supabase_import_command
 
 Command = Callable[[argparse.Namespace, Settings], int]
 DIAGRAM_PATH = Path("diagrams/execution-states.md")
+log = logging.getLogger(__name__)
 
 
 def setup_logging(level: str) -> None:
@@ -95,10 +99,26 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
                   f"advanced {len(report.advanced)}, emailed {report.emailed}")
             return 0
         heartbeat = Path(args.heartbeat) if args.heartbeat else None
-        await engine.run_forever(stop, heartbeat.touch if heartbeat else None)
+        checkup = asyncio.create_task(log_report(engine.doctor, log))
+        try:
+            await engine.run_forever(stop, heartbeat.touch if heartbeat else None)
+        finally:
+            checkup.cancel()
         return 0
 
     return _with_engine(settings, work)
+
+
+def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
+    async def main() -> int:
+        async with aiohttp.ClientSession() as session:
+            report = await Doctor(settings, session).report(fresh=True)
+        for line in report.lines():
+            print(line)
+        print("all services ready" if report.ok else "something is wrong: see the fixes above")
+        return 0 if report.ok else 1
+
+    return asyncio.run(main())
 
 
 def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
@@ -232,6 +252,9 @@ def build_parser() -> argparse.ArgumentParser:
         p = ex.add_parser(name, help=text)
         p.add_argument("id")
         p.set_defaults(func=func)
+
+    p = sub.add_parser("doctor", help="check Ollama, SearXNG, Crawl4AI and SMTP as runs use them")
+    p.set_defaults(func=cmd_doctor)
 
     p = sub.add_parser("reembed", help="recompute summary embeddings with the current model")
     p.add_argument("--resume", action="store_true",

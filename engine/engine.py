@@ -21,6 +21,7 @@ from engine.controls import RunControls
 from engine.db import Database
 from engine.executions import Executions
 from engine.notify import Notifier
+from engine.ops.doctor import Doctor
 from engine.runner import Runner
 from engine.scheduler import Scheduler, TickReport
 from engine.toolbox import Toolbox
@@ -53,6 +54,7 @@ class ScoutEngine:
         self.runner = Runner(db, self.tools, self.notifier, settings,
                              worker_id or new_worker_id(), clock)
         self.scheduler = Scheduler(db, self.runner, self.notifier, settings)
+        self.doctor = Doctor(settings, self.tools.session)
 
     async def tick(self, now: datetime | None = None) -> TickReport:
         return await self.scheduler.tick(now or self.clock())

@@ -79,6 +79,9 @@ class Scheduler:
         for run in overdue:
             message = (f"the run did not finish within its deadline "
                        f"({self.settings.run_deadline_seconds} s)")
+            if run.get("wait_reason"):
+                # The owner should learn what it was waiting for, not only that time ran out.
+                message += f" while it waited: {run['wait_reason']}"
             async with self.db.transaction() as conn:
                 if not await end_run_from_outside(conn, run, message, now):
                     continue

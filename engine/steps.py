@@ -8,12 +8,16 @@ so a step that crashes halfway simply runs again on the next claim.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from engine.agent.queries import scout_city, with_city
+from engine.agent.textcalls import recover_tool_calls
 from engine.agent_prompt import (
     MAX_PAGES,
     MAX_ROUNDS,
@@ -33,13 +37,23 @@ from engine.answers import (
     scrape_url,
     search_call,
 )
-from engine.clients.errors import ServiceError, ToolError
-from engine.clients.searxng import is_blocked_domain
+from engine.clients.crawl4ai import PageFailed
+from engine.clients.errors import BlockedURL, ServiceBusy, ServiceError, ToolError
+from engine.clients.ollama import ChatResult
+from engine.clients.searxng import describe_failures, is_blocked_domain
 from engine.toolbox import Toolbox
 
 MAX_CONSECUTIVE_TOOL_ERRORS = 3
 SEARCH = "searchWeb"
 SCRAPE = "scrapeWebsite"
+OFFERED_TOOLS = (SEARCH, SCRAPE)
+# Characters of each page's text the model gets; links and menus are already taken out.
+PAGE_BUDGET = 2500
+# A scrape started with less time than this before the deadline cannot finish usefully.
+MIN_SCRAPE_SECONDS = 15.0
+# After this many generic 500s in a row on different pages, ask whether Crawl4AI itself
+# is broken before blaming the pages.
+SUSPECT_SCRAPER_AFTER = 2
 
 
 @dataclass
@@ -130,8 +144,11 @@ async def plan(ctx: StepContext) -> Outcome:
         messages.append({"role": "user", "content": final_round_message()})
     cp["round"] = round_number
 
+    recovered = False
     try:
         result = await ctx.tools.ollama.chat(messages, tools=None if last_round else TOOLS)
+        if not result.tool_calls and not last_round:
+            result, recovered = _with_text_calls(result)
     except ToolError as exc:
         # The model produced a tool call we could not even decode: tell it and try again.
         cp["consecutive_tool_errors"] = cp.get("consecutive_tool_errors", 0) + 1
@@ -155,7 +172,8 @@ async def plan(ctx: StepContext) -> Outcome:
                        ctx.now, "planning")
 
     messages.append(result.assistant_message())
-    pending, problems = _triage_calls(cp, result.tool_calls, default_time_range(ctx.scout))
+    pending, problems = _triage_calls(cp, result.tool_calls, default_time_range(ctx.scout),
+                                      scout_city(ctx.scout))
     for call, reason, counts_as_error in problems:
         messages.append(_tool_message(call, reason))
         if counts_as_error:
@@ -169,15 +187,28 @@ async def plan(ctx: StepContext) -> Outcome:
     pages = len(pending) - searches
     trigger = "search" if searches else "read" if pages else "replan"
     description = (f"Round {round_number}: {searches} search(es), {pages} page(s) requested"
-                   + (f", {len(problems)} call(s) refused" if problems else ""))
+                   + (f", {len(problems)} call(s) refused" if problems else "")
+                   + (" (the model wrote its calls as text)" if recovered else ""))
+    output: dict[str, Any] = {
+        "tool_calls": requested,
+        "refused": [{"tool": c["name"], "reason": r} for c, r, _ in problems]}
+    if recovered:
+        output["recovered_from_text"] = True
     return Outcome(trigger, cp, step_record(
         "analyze", description, ctx.now, input_data={"round": round_number},
-        output_data={"tool_calls": requested,
-                     "refused": [{"tool": c["name"], "reason": r} for c, r, _ in problems]}))
+        output_data=output))
+
+
+def _with_text_calls(result: ChatResult) -> tuple[ChatResult, bool]:
+    """The model's answer with tool calls it wrote as text turned into real ones."""
+    found = recover_tool_calls(result.content, OFFERED_TOOLS)
+    if found is None:
+        return result, False
+    return dataclasses.replace(result, content=found.text, tool_calls=found.calls), True
 
 
 def _triage_calls(
-    cp: dict[str, Any], calls: list[Any], time_range: str
+    cp: dict[str, Any], calls: list[Any], time_range: str, city: str | None = None,
 ) -> tuple[list[dict[str, Any]], list[tuple[dict[str, Any], str, bool]]]:
     """Split the model's tool calls into work to do and refusals (reason, is-an-error)."""
     pending: list[dict[str, Any]] = []
@@ -189,13 +220,14 @@ def _triage_calls(
         try:
             if call.name == SEARCH:
                 search = search_call(call.arguments, time_range)
-                key = normalise_query(search.query)
+                query = with_city(search.query, city)
+                key = normalise_query(query)
                 if key in searched:
                     problems.append((wire, "You already ran this search; use its results "
                                      "above instead of repeating it.", False))
                     continue
                 searched.add(key)
-                pending.append({**wire, "arguments": {"query": search.query,
+                pending.append({**wire, "arguments": {"query": query,
                                                       "limit": search.limit,
                                                       "time_range": search.time_range}})
             elif call.name == SCRAPE:
@@ -204,7 +236,10 @@ def _triage_calls(
                     problems.append((wire, "You already read this page.", False))
                     continue
                 if is_blocked_domain(url):
-                    raise BadToolCall("social media sites cannot be read; pick another source")
+                    # A fact about the site, not a mistake: it does not count as an error.
+                    problems.append((wire, "Social media sites cannot be read; pick another "
+                                     "source.", False))
+                    continue
                 if len(read) >= MAX_PAGES:
                     problems.append((wire, f"You have read the maximum of {MAX_PAGES} pages; "
                                      "answer with what you have.", False))
@@ -226,7 +261,7 @@ async def search(ctx: StepContext) -> Outcome:
     for call in todo:
         args = call["arguments"]
         try:
-            results = await ctx.tools.searxng.search(
+            reply = await ctx.tools.searxng.search_reply(
                 args["query"], limit=args["limit"], time_range=args["time_range"])
         except ToolError as exc:
             cp["consecutive_tool_errors"] = cp.get("consecutive_tool_errors", 0) + 1
@@ -235,9 +270,12 @@ async def search(ctx: StepContext) -> Outcome:
         else:
             cp["consecutive_tool_errors"] = 0
             found = [{"title": r.title, "url": r.url, "description": r.description,
-                      "publishedDate": r.published_date} for r in results]
+                      "publishedDate": r.published_date} for r in reply.results]
             cp["messages"].append(_tool_message(call, found or "No results."))
-            outputs.append({"query": args["query"], "results": found})
+            output: dict[str, Any] = {"query": args["query"], "results": found}
+            if reply.failed_engines:
+                output["failed_engines"] = describe_failures(reply.failed_engines)
+            outputs.append(output)
         cp.setdefault("searches_done", []).append(normalise_query(args["query"]))
     cp["pending"] = rest
     step = step_record(
@@ -253,16 +291,36 @@ async def read(ctx: StepContext) -> Outcome:
     cp = copy.deepcopy(ctx.execution["checkpoint"])
     todo = [p for p in cp["pending"] if p["name"] == SCRAPE]
     outputs = []
+    started = time.monotonic()
+    deadline = ctx.execution.get("deadline_at")
     for call in todo:
         url = call["arguments"]["url"]
+        time_left = None if deadline is None else (
+            (deadline - ctx.now).total_seconds() - (time.monotonic() - started))
+        if time_left is not None and time_left < MIN_SCRAPE_SECONDS:
+            cp["messages"].append(_tool_message(
+                call, "Not read: the run is almost out of time; answer with what you have."))
+            outputs.append({"url": url, "skipped": "out of time"})
+            cp.setdefault("pages_read", []).append(url)
+            continue
         try:
-            page = await ctx.tools.crawl4ai.scrape(url)
+            page = await ctx.tools.crawl4ai.scrape(url, max_chars=PAGE_BUDGET,
+                                                   time_left=time_left)
+        except BlockedURL as exc:
+            # The address may not be read: something for the model to learn, not a failure.
+            cp["messages"].append(_tool_message(call, f"Not read: {exc.message}"))
+            outputs.append({"url": url, "refused": exc.message})
         except ToolError as exc:
+            if isinstance(exc, PageFailed):
+                await _check_scraper(ctx, cp, url)
+            else:
+                cp["scrape_500s"] = []
             cp["consecutive_tool_errors"] = cp.get("consecutive_tool_errors", 0) + 1
             cp["messages"].append(_tool_message(call, f"Error: {exc.message}"))
             outputs.append({"url": url, "error": exc.message})
         else:
             cp["consecutive_tool_errors"] = 0
+            cp["scrape_500s"] = []
             cp["messages"].append(_tool_message(
                 call, {"url": page.url, "title": page.title, "markdown": page.markdown}))
             outputs.append({"url": url, "title": page.title, "chars": len(page.markdown)})
@@ -275,6 +333,23 @@ async def read(ctx: StepContext) -> Outcome:
         return failure(cp, f"{MAX_CONSECUTIVE_TOOL_ERRORS} tool calls in a row failed",
                        ctx.now, "reading")
     return Outcome("pages_read", cp, step)
+
+
+async def _check_scraper(ctx: StepContext, cp: dict[str, Any], url: str) -> None:
+    """Several pages in a row failing with Crawl4AI's generic 500 may mean Crawl4AI is
+    broken rather than the pages: when its health says so, the run waits (ServiceBusy) and
+    reads the same pages again later, instead of failing on pages that were never bad."""
+    streak = [u for u in cp.get("scrape_500s", []) if u != url] + [url]
+    cp["scrape_500s"] = streak
+    if len(streak) < SUSPECT_SCRAPER_AFTER:
+        return
+    health = await ctx.tools.crawl4ai.health(streak)
+    if not health.ok:
+        raise ServiceBusy(
+            "crawl4ai",
+            f"Crawl4AI failed on {len(streak)} pages in a row and is unwell: {health.detail}",
+            hint="the page reader is not working (its browser is down)",
+        )
 
 
 async def summarize(ctx: StepContext) -> Outcome:

@@ -548,3 +548,70 @@ async def test_ai_sdk_sees_a_mid_stream_error(
     parts = result["message"]["parts"]
     tool = next(p for p in parts if p["type"] == f"tool-{TOOL_NAME}")
     assert tool["state"] == "output-error"
+
+
+# ---- tool calls the model wrote as text -------------------------------------------------
+
+
+@pytest.mark.parametrize("written", [
+    json.dumps({"name": TOOL_NAME, "arguments": SETUP}),
+    "<tool_call>\n" + json.dumps({"name": TOOL_NAME, "arguments": json.dumps(SETUP)})
+    + "\n</tool_call>",
+    "```json\n" + json.dumps({"name": TOOL_NAME, "parameters": SETUP}) + "\n```",
+])
+async def test_a_configurator_call_written_as_text_updates_the_scout(
+    owner: User, scout: dict[str, Any], fake_ollama: FakeOllama, written: str  # noqa: F811
+) -> None:
+    fake_ollama.reply_text(written)
+    fake_ollama.reply_text("I set that up. How often should I check?")
+
+    status, _, raw = await post_chat(
+        owner, chat_body(scout, "Tell me about new Indian restaurants in Denver")
+    )
+
+    assert status == 200, raw
+    chunks = sse_chunks(raw)
+    # The person never sees the raw call: the first round is the tool call alone.
+    assert types(chunks)[:5] == ["start", "start-step", "tool-input-available",
+                                 "tool-output-available", "finish-step"]
+    assert streamed_text(chunks) == "I set that up. How often should I check?"
+    assert chunks[2]["input"] == SETUP and chunks[3]["output"]["title"] == SETUP["title"]
+    saved = await current(owner, scout)
+    assert {key: saved[key] for key in SETUP} == SETUP
+    assert await stored(owner, scout) == [
+        ("user", "Tell me about new Indian restaurants in Denver"),
+        ("assistant", "I set that up. How often should I check?"),
+    ]
+    second = fake_ollama.chat_requests[1]["messages"]
+    assert second[-2]["tool_calls"][0]["function"]["name"] == TOOL_NAME
+    assert json.loads(second[-1]["content"])["saved"] is True
+
+
+async def test_words_before_a_call_written_in_tags_are_shown(
+    owner: User, scout: dict[str, Any], fake_ollama: FakeOllama  # noqa: F811
+) -> None:
+    fake_ollama.reply_text("Great idea, saving it now.\n<tool_call>"
+                           + json.dumps({"name": TOOL_NAME, "arguments": SETUP}) + "</tool_call>")
+    fake_ollama.reply_text("Done. How often?")
+    status, _, raw = await post_chat(owner, chat_body(scout, "Indian restaurants in Denver"))
+    assert status == 200, raw
+    shown = streamed_text(sse_chunks(raw))
+    # Where the fake cuts its chunks decides whether the newline before the tag shows.
+    assert shown.replace("\n", "") == "Great idea, saving it now.Done. How often?"
+    assert (await current(owner, scout))["title"] == SETUP["title"]
+
+
+@pytest.mark.parametrize("answer", [
+    "You can say {daily} or [weekly]; I will use update_scout_config when you decide.",
+    '{"name": "something_else", "arguments": {}}',
+])
+async def test_text_that_only_looks_like_a_call_is_shown_whole(
+    owner: User, scout: dict[str, Any], fake_ollama: FakeOllama, answer: str  # noqa: F811
+) -> None:
+    fake_ollama.reply_text(answer)
+    status, _, raw = await post_chat(owner, chat_body(scout, "How often can you check?"))
+    assert status == 200, raw
+    assert streamed_text(sse_chunks(raw)) == answer
+    assert "tool-input-available" not in types(sse_chunks(raw))
+    assert (await current(owner, scout))["title"] is None
+    assert len(fake_ollama.chat_requests) == 1

@@ -6,7 +6,7 @@ import pytest
 
 from engine.clients.errors import ServiceBusy, ServiceError
 from engine.clients.retry import RetryPolicy
-from engine.clients.searxng import SearxngClient, is_blocked_domain
+from engine.clients.searxng import SearxngClient, failed_engines, is_blocked_domain
 from tests.fakes.fake_searxng import result
 from tests.fakes.fixtures import fake_searxng, http_session  # noqa: F401
 
@@ -121,3 +121,44 @@ async def test_bad_request_is_a_service_error_not_retried(http_session, fake_sea
     with pytest.raises(ServiceError, match="language"):
         await client(http_session, fake_searxng).search("x")
     assert len(fake_searxng.requests) == 1
+
+
+async def test_every_engine_failing_is_busy_naming_the_engines(http_session, fake_searxng):
+    fake_searxng.add("ramen denver", result("https://eater.example/ramen", "New ramen spot"))
+    fake_searxng.engines_failing(
+        ("google", "timeout"),
+        ("bing", "Suspended: too many requests"),
+        ("duckduckgo", "HTTP connection error to 10.0.0.7: ConnectError(...)"),
+    )
+    with pytest.raises(ServiceBusy) as caught:
+        await client(http_session, fake_searxng).search("ramen denver")
+    busy = caught.value
+    assert busy.service == "searxng"
+    assert busy.hint == ("all its search engines failed: bing (suspended), "
+                         "duckduckgo (connection error), google (timeout)")
+    assert "10.0.0.7" not in busy.hint and "SearXNG" in busy.message
+    assert len(fake_searxng.requests) == 1  # suspended engines do not heal within seconds
+
+
+async def test_some_engines_failing_still_gives_results_and_names_the_failures(
+    http_session, fake_searxng
+):
+    fake_searxng.add("ramen denver", result("https://eater.example/ramen", "New ramen spot"))
+    fake_searxng.engines_failing(("brave", "HTTP connection error"), some=True)
+    reply = await client(http_session, fake_searxng).search_reply("ramen denver")
+    assert [r.url for r in reply.results] == ["https://eater.example/ramen"]
+    assert [str(f) for f in reply.failed_engines] == ["brave (connection error)"]
+
+
+async def test_no_results_with_every_engine_answering_is_just_no_results(
+    http_session, fake_searxng
+):
+    reply = await client(http_session, fake_searxng).search_reply("nothing matches this")
+    assert reply.results == [] and reply.failed_engines == []
+
+
+def test_odd_unresponsive_entries_are_skipped_and_names_cleaned():
+    failures = failed_engines([["go<o>gle", "CAPTCHA"], "x", [], [3, "y"], ["wiki"],
+                               ["bing", "HTTP error"], ["qwant", "unexpected crash"]])
+    assert [str(f) for f in failures] == ["google (CAPTCHA)", "wiki (error)", "bing (HTTP error)",
+                                          "qwant (crashed)"]

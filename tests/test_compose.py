@@ -754,3 +754,28 @@ def test_make_env_fills_every_required_secret_once(tmp_path: Path) -> None:
     before = target.read_text()
     subprocess.run([sys.executable, str(script), str(target)], check=True, capture_output=True)
     assert target.read_text() == before  # never overwritten
+
+
+def test_crawl4ai_internal_urls_stay_blocked_unless_asked(
+    raw_compose: dict[str, Any], compose: dict[str, Any]
+) -> None:
+    crawl_env = service_env(compose["services"]["crawl4ai"])
+    assert crawl_env["CRAWL4AI_ALLOW_INTERNAL_URLS"] == "false"
+    on = resolve(raw_compose, {**compose_env(), "CRAWL4AI_ALLOW_INTERNAL_URLS": "true"})
+    assert service_env(on["services"]["crawl4ai"])["CRAWL4AI_ALLOW_INTERNAL_URLS"] == "true"
+
+
+def test_searxng_healthcheck_uses_the_python_its_image_ships(compose: dict[str, Any]) -> None:
+    # searxng's container/dist.dockerfile at the pinned commit copies the venv to
+    # /usr/local/searxng/.venv and runs granian from it; curl is not in the image.
+    test = compose["services"]["searxng"]["healthcheck"]["test"]
+    assert test[:2] == ["CMD", "/usr/local/searxng/.venv/bin/python"]
+    assert "curl" not in test and "wget" not in test
+
+
+def test_searxng_port_default_agrees_outside_docker() -> None:
+    from engine.config import Settings
+
+    settings = load_yaml(SEARXNG_SETTINGS)
+    default_port = urlsplit(Settings().searxng_url).port
+    assert settings["server"]["port"] == default_port == 8080

@@ -5,21 +5,30 @@ makes failures unambiguous. Failure mapping:
 
 * result ``success: false`` or a page status >= 400 (a 404 page is HTTP 200 on the wire)
   -> ``ToolError`` the agent sees;
-* HTTP 500 (what the server answers when the single URL cannot be fetched) -> one quick
-  retry, then ``ToolError``; retrying a dead page forever would only burn the run's time;
+* HTTP 500 -> ``PageFailed`` at once, no retry: since 0.9 every 500 has the same generic
+  body (slow page, anti-bot, unreachable, or a dead browser), and retrying a dead page only
+  burns the run's time. Whether a row of them means the *service* is broken is decided by
+  the caller with :meth:`Crawl4AIClient.health`;
 * HTTP 400 "URL blocked" (the server's own SSRF guard) -> ``BlockedURL``;
 * HTTP 401 -> ``ServiceError`` (wrong or missing token);
 * 429 / 502 / 503 / 504 / connection errors -> retried, then ``ServiceBusy``.
+
+The page text is ``fit_markdown`` (the main content, as cut by the pruning filter sent
+with every request), falling back to ``raw_markdown``; links and menus are taken out
+before the budget is applied, so the characters go to the article.
 """
 
 from __future__ import annotations
 
-import asyncio
+import html
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 
+from engine.agent.page_text import readable_text, trim_text
 from engine.clients._http import error_message, join_url
 from engine.clients.errors import BlockedURL, ServiceError, ToolError
 from engine.clients.retry import (
@@ -31,6 +40,17 @@ from engine.clients.retry import (
 from engine.clients.ssrf import Resolver, ensure_public_url
 
 SERVICE = "crawl4ai"
+__all__ = ["Crawl4AIClient", "PageFailed", "ScrapePage", "ScraperHealth", "trim_text"]
+
+# Time the server needs around the page load itself (browser start, its per-domain delay).
+SERVER_OVERHEAD_SECONDS = 10.0
+# Below this a page load is hopeless; the caller should not start one.
+MIN_PAGE_SECONDS = 5.0
+HEALTH_TIMEOUT_SECONDS = 5.0
+# Playwright's words when the browser under a page is gone ("Target page, context or
+# browser has been closed", "Browser has been closed", "Target crashed", "disconnected").
+_BROWSER_GONE = re.compile(
+    r"(browser|context) has been closed|target crashed|browser has disconnected", re.I)
 
 
 @dataclass(frozen=True)
@@ -41,21 +61,15 @@ class ScrapePage:
     status_code: int | None
 
 
-class _PageFailed(Exception):
-    """HTTP 500 for a one-URL crawl: the page, not the service, failed."""
+class PageFailed(ToolError):
+    """HTTP 500 for a one-URL crawl: Crawl4AI could not produce this page."""
 
 
-def trim_text(text: str, max_chars: int) -> str:
-    """At most ``max_chars`` characters, cut at a whitespace boundary when one is near."""
-    text = text.strip()
-    if len(text) <= max_chars:
-        return text
-    cut = text[:max_chars]
-    boundary = max(cut.rfind(" "), cut.rfind("\n"), cut.rfind("\t"))
-    # Only back off to the boundary when it does not throw away most of the text.
-    if boundary >= max_chars // 2:
-        cut = cut[:boundary]
-    return cut.rstrip()
+@dataclass(frozen=True)
+class ScraperHealth:
+    ok: bool
+    # For the operator's log and the doctor; never shown to owners.
+    detail: str
 
 
 def _markdown_of(result: dict[str, Any]) -> str:
@@ -63,7 +77,8 @@ def _markdown_of(result: dict[str, Any]) -> str:
     if isinstance(markdown, str):
         return markdown
     if isinstance(markdown, dict):
-        for key in ("raw_markdown", "fit_markdown"):
+        # fit_markdown is the article; raw_markdown starts with the site's navigation.
+        for key in ("fit_markdown", "raw_markdown"):
             value = markdown.get(key)
             if isinstance(value, str) and value.strip():
                 return value
@@ -81,7 +96,6 @@ class Crawl4AIClient:
         retry: RetryPolicy = DEFAULT_POLICY,
         resolver: Resolver | None = None,
         page_timeout_ms: int = 30_000,
-        page_retry_wait: float = 0.5,
     ) -> None:
         self._session = session
         self._base_url = base_url
@@ -91,9 +105,18 @@ class Crawl4AIClient:
         self._retry = retry
         self._resolver = resolver
         self._page_timeout_ms = page_timeout_ms
-        self._page_retry_wait = page_retry_wait
 
-    def _body(self, url: str) -> dict[str, Any]:
+    def timeouts(self, time_left: float | None) -> tuple[int, float]:
+        """(page_timeout in ms for the server, our own timeout in s) for a run with
+        ``time_left`` seconds before its deadline: a page never outlives its run."""
+        page = self._page_timeout_ms / 1000
+        total = self._timeout
+        if time_left is not None:
+            total = max(MIN_PAGE_SECONDS, min(total, time_left))
+            page = max(MIN_PAGE_SECONDS / 2, min(page, total - SERVER_OVERHEAD_SECONDS))
+        return int(page * 1000), total
+
+    def _body(self, url: str, page_timeout_ms: int) -> dict[str, Any]:
         return {
             "urls": [url],
             "browser_config": {
@@ -104,7 +127,7 @@ class Crawl4AIClient:
                 "type": "CrawlerRunConfig",
                 "params": {
                     "cache_mode": "bypass",
-                    "page_timeout": self._page_timeout_ms,
+                    "page_timeout": page_timeout_ms,
                     "markdown_generator": {
                         "type": "DefaultMarkdownGenerator",
                         "params": {
@@ -115,18 +138,24 @@ class Crawl4AIClient:
             },
         }
 
-    async def scrape(self, url: str, max_chars: int = 2000) -> ScrapePage:
-        """Read one page as markdown, trimmed to ``max_chars``."""
+    async def scrape(
+        self, url: str, max_chars: int = 2000, time_left: float | None = None
+    ) -> ScrapePage:
+        """Read one page as text for the model, at most ``max_chars`` characters.
+
+        ``time_left`` (seconds before the run's deadline) shortens the page timeout and
+        ours so a slow page cannot carry the run past its deadline.
+        """
         await ensure_public_url(url, self._allow_hosts, self._resolver)
-        body = self._body(url)
-        headers = {"Authorization": f"Bearer {self._token}"} if self._token else {}
+        page_timeout_ms, timeout = self.timeouts(time_left)
+        body = self._body(url, page_timeout_ms)
 
         async def attempt() -> dict[str, Any]:
             async with self._session.post(
                 join_url(self._base_url, "/crawl"),
                 json=body,
-                headers=headers,
-                timeout=aiohttp.ClientTimeout(total=self._timeout),
+                headers=self._headers(),
+                timeout=aiohttp.ClientTimeout(total=timeout),
             ) as resp:
                 await self._raise_for_status(resp, url)
                 try:
@@ -139,19 +168,68 @@ class Crawl4AIClient:
                     raise ServiceError(SERVICE, "Crawl4AI sent JSON that is not an object", 200)
                 return data
 
-        data: dict[str, Any] | None = None
-        for tries_left in (1, 0):
-            try:
-                data = await call_with_retry(SERVICE, attempt, self._retry)
-                break
-            except _PageFailed as exc:
-                if not tries_left:
-                    raise ToolError(
-                        f"Could not read {url}: the scraper failed on this page", url
-                    ) from exc
-                await asyncio.sleep(self._page_retry_wait)
-        assert data is not None
+        data = await call_with_retry(SERVICE, attempt, self._retry)
         return self._page_from(data, url, max_chars)
+
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._token}"} if self._token else {}
+
+    async def health(self, failed_urls: Sequence[str] = ()) -> ScraperHealth:
+        """Is the service itself working? ``/health`` must answer; where the server reports
+        its browser pool (``/monitor/health``, 0.7.7+) a browser must exist; and its error
+        log (``/monitor/logs/errors``) must not say the browser was closed while it failed
+        ``failed_urls`` (``/health`` stays 200 after Chromium died).
+
+        A server that cannot report these (older image, monitor off) counts as working:
+        only a plain sign of trouble makes pages wait instead of failing.
+        """
+        timeout = aiohttp.ClientTimeout(total=HEALTH_TIMEOUT_SECONDS)
+        try:
+            async with self._session.get(
+                join_url(self._base_url, "/health"), timeout=timeout
+            ) as resp:
+                if resp.status != 200:
+                    return ScraperHealth(False, f"/health answered HTTP {resp.status}")
+            async with self._session.get(
+                join_url(self._base_url, "/monitor/health"), headers=self._headers(),
+                timeout=timeout,
+            ) as resp:
+                if resp.status == 500:
+                    return ScraperHealth(False, "/monitor/health answered HTTP 500")
+                if resp.status != 200:
+                    return ScraperHealth(True, f"pool not reported (HTTP {resp.status})")
+                data = await resp.json(content_type=None)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            return ScraperHealth(False, f"unreachable ({type(exc).__name__})")
+        except ValueError:
+            return ScraperHealth(True, "pool report is not JSON")
+        pool = ScraperHealth(*_pool_state(data))
+        if not pool.ok or not failed_urls:
+            return pool
+        return await self._browser_errors(failed_urls) or pool
+
+    async def _browser_errors(self, failed_urls: Sequence[str]) -> ScraperHealth | None:
+        """Unhealthy when the server logged a closed browser for one of ``failed_urls``."""
+        try:
+            async with self._session.get(
+                join_url(self._base_url, "/monitor/logs/errors"), params={"limit": "50"},
+                headers=self._headers(),
+                timeout=aiohttp.ClientTimeout(total=HEALTH_TIMEOUT_SECONDS),
+            ) as resp:
+                if resp.status != 200:
+                    return None
+                data = await resp.json(content_type=None)
+        except (aiohttp.ClientError, TimeoutError, ValueError):
+            return None
+        errors = data.get("errors") if isinstance(data, dict) else None
+        # The server logs the first 100 characters of the URL, HTML-escaped.
+        wanted = {url[:100] for url in failed_urls}
+        for entry in errors if isinstance(errors, list) else []:
+            if not isinstance(entry, dict) or html.unescape(str(entry.get("url"))) not in wanted:
+                continue
+            if _BROWSER_GONE.search(html.unescape(str(entry.get("error", "")))):
+                return ScraperHealth(False, "its browser was closed or crashed")
+        return None
 
     @staticmethod
     def _page_from(data: dict[str, Any], url: str, max_chars: int) -> ScrapePage:
@@ -171,7 +249,8 @@ class Crawl4AIClient:
         return ScrapePage(
             url=url,
             title=title.strip() if isinstance(title, str) else "",
-            markdown=trim_text(_markdown_of(result), max_chars),
+            markdown=trim_text(readable_text(_markdown_of(result), enough=max_chars),
+                               max_chars),
             status_code=status,
         )
 
@@ -180,7 +259,7 @@ class Crawl4AIClient:
             return
         message = await error_message(resp)
         if resp.status == 500:
-            raise _PageFailed(message)
+            raise PageFailed(f"Could not read {url}: the scraper failed on this page", url)
         if resp.status == 401:
             raise ServiceError(
                 SERVICE,
@@ -192,3 +271,18 @@ class Crawl4AIClient:
             raise BlockedURL(f"Could not read {url}: the scraper blocked this address", url)
         raise http_failure(SERVICE, "Crawl4AI", resp.status, message,
                            resp.headers.get("Retry-After"))
+
+
+def _pool_state(data: Any) -> tuple[bool, str]:
+    """(has a browser, detail) from ``/monitor/health``'s ``pool`` section."""
+    pool = data.get("pool") if isinstance(data, dict) else None
+    if not isinstance(pool, dict):
+        return True, "pool not reported"
+    permanent = pool.get("permanent")
+    active = isinstance(permanent, dict) and permanent.get("active") is True
+    counts = [pool.get(k, {}).get("count") if isinstance(pool.get(k), dict) else None
+              for k in ("hot", "cold")]
+    pooled = sum(c for c in counts if isinstance(c, int))
+    if active or pooled:
+        return True, f"browsers running (permanent: {active}, pooled: {pooled})"
+    return False, "no browser is running"

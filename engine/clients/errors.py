@@ -32,9 +32,14 @@ class ClientFailure(Exception):
 class ServiceBusy(ClientFailure):
     """Transient failures outlasted the retries; try again later."""
 
-    def __init__(self, service: str, message: str, retry_after: float | None = None) -> None:
+    def __init__(
+        self, service: str, message: str, retry_after: float | None = None,
+        hint: str | None = None,
+    ) -> None:
         super().__init__(service, message)
         self.retry_after = retry_after
+        # A plain-language detail safe to show owners: no addresses, no exception text.
+        self.hint = hint
 
 
 class ServiceError(ClientFailure):

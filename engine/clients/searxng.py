@@ -1,15 +1,22 @@
-"""Client for SearXNG's JSON search API (protocols.md §2) plus the social-site filter."""
+"""Client for SearXNG's JSON search API (protocols.md §2) plus the social-site filter.
+
+SearXNG answers 200 even when its engines failed; ``unresponsive_engines`` says which
+(``[[name, message], ...]``). No results with failing engines is an outage, not "nothing
+found": it raises ``ServiceBusy`` so the run waits. Results despite some failures are used,
+and the failures are reported with them.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 
 from engine.clients._http import error_message, join_url
-from engine.clients.errors import ServiceError
+from engine.clients.errors import ServiceBusy, ServiceError
 from engine.clients.retry import (
     DEFAULT_POLICY,
     RetryPolicy,
@@ -63,6 +70,63 @@ class SearchResult:
     published_date: str | None
 
 
+@dataclass(frozen=True)
+class EngineFailure:
+    engine: str
+    # A short plain word or two ("timeout", "suspended"), safe to show owners.
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.engine} ({self.reason})"
+
+
+@dataclass(frozen=True)
+class SearchReply:
+    results: list[SearchResult]
+    failed_engines: list[EngineFailure] = field(default_factory=list)
+
+
+# SearXNG sends fixed (possibly translated) phrases such as "HTTP connection error" or
+# "Suspended: CAPTCHA" (searx/webutils.py); owners get a known short word, never raw text.
+_REASONS = (
+    ("suspend", "suspended"),
+    ("captcha", "CAPTCHA"),
+    ("too many requests", "rate limited"),
+    ("access denied", "access denied"),
+    ("timeout", "timeout"),
+    ("connection", "connection error"),
+    ("ssl", "TLS error"),
+    ("parsing", "unreadable answer"),
+    ("proxy", "proxy error"),
+    ("network", "network error"),
+    ("api error", "API error"),
+    ("http", "HTTP error"),
+    ("crash", "crashed"),
+)
+_ENGINE_NAME = re.compile(r"[^\w .-]+")
+
+
+def _reason(message: str) -> str:
+    lowered = message.lower()
+    return next((word for key, word in _REASONS if key in lowered), "error")
+
+
+def failed_engines(raw: Any) -> list[EngineFailure]:
+    """``unresponsive_engines`` as plain (engine, reason) pairs; odd items are skipped."""
+    failures: list[EngineFailure] = []
+    for item in raw if isinstance(raw, list) else []:
+        if not isinstance(item, (list, tuple)) or not item or not isinstance(item[0], str):
+            continue
+        name = _ENGINE_NAME.sub("", item[0]).strip()[:40] or "an engine"
+        message = item[1] if len(item) > 1 and isinstance(item[1], str) else ""
+        failures.append(EngineFailure(name, _reason(message)))
+    return failures
+
+
+def describe_failures(failures: list[EngineFailure]) -> str:
+    return ", ".join(str(f) for f in failures)
+
+
 def _dedupe_key(url: str) -> str:
     # The same page often comes back with and without a fragment or trailing slash.
     parts = urlsplit(url)
@@ -91,6 +155,29 @@ class SearxngClient:
         self, query: str, limit: int = 5, time_range: TimeRange | None = None
     ) -> list[SearchResult]:
         """Up to ``limit`` results in SearXNG's score order, social sites and repeats removed."""
+        return (await self.search_reply(query, limit, time_range)).results
+
+    async def search_reply(
+        self, query: str, limit: int = 5, time_range: TimeRange | None = None
+    ) -> SearchReply:
+        """Like :meth:`search`, with the engines that failed on the way.
+
+        Raises ``ServiceBusy`` when there are no results because the engines failed.
+        """
+        data = await self._raw(query, time_range)
+        raw_results = data.get("results") if isinstance(data, dict) else None
+        if not isinstance(raw_results, list):
+            raise ServiceError(SERVICE, "SearXNG sent a reply without a results list", 200)
+        failures = failed_engines(data.get("unresponsive_engines"))
+        if not raw_results and failures:
+            listed = describe_failures(failures)
+            raise ServiceBusy(
+                SERVICE, f"SearXNG found nothing because its search engines failed: {listed}",
+                hint=f"all its search engines failed: {listed}",
+            )
+        return SearchReply(self._select(raw_results, limit), failures)
+
+    async def _raw(self, query: str, time_range: TimeRange | None) -> Any:
         if time_range is not None and time_range not in TIME_RANGES:
             raise ValueError(f"time_range must be one of {sorted(TIME_RANGES)} or None")
         params: dict[str, str] = {"q": query, "format": "json"}
@@ -115,11 +202,7 @@ class SearxngClient:
                         SERVICE, "SearXNG sent a body that is not JSON", 200
                     ) from exc
 
-        data = await call_with_retry(SERVICE, attempt, self._retry)
-        raw_results = data.get("results") if isinstance(data, dict) else None
-        if not isinstance(raw_results, list):
-            raise ServiceError(SERVICE, "SearXNG sent a reply without a results list", 200)
-        return self._select(raw_results, limit)
+        return await call_with_retry(SERVICE, attempt, self._retry)
 
     @staticmethod
     def _select(raw_results: list[Any], limit: int) -> list[SearchResult]:

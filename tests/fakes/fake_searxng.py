@@ -4,6 +4,10 @@ async with FakeSearxng() as searx:
     searx.add("indian restaurants denver", result("https://a.example/x", "A"))
     searx.json_enabled = False     # -> 403 HTML, as with the default settings.yml
     searx.fail(503, times=2)
+    searx.engines_failing(("google", "timeout"), ("bing", "Suspended: too many requests"))
+                                   # -> 200, results [], every engine in unresponsive_engines
+    searx.engines_failing(("brave", "HTTP connection error"), some=True)
+                                   # -> results as usual, brave listed as unresponsive
 """
 
 from __future__ import annotations
@@ -61,6 +65,10 @@ class FakeSearxng(FakeServer):
         self.results: dict[str, list[dict[str, Any]]] = {}
         self.default_results: list[dict[str, Any]] = []
         self.failures = FailureQueue()
+        self.unresponsive: list[list[str]] = []
+        # True: every engine failed, so there are no results (what the real server sends
+        # without outbound access or with CAPTCHA-blocked engines).
+        self.all_engines_down = False
 
     # ---- scripting ----------------------------------------------------------------------
 
@@ -69,6 +77,14 @@ class FakeSearxng(FakeServer):
 
     def set_default(self, *results: dict[str, Any]) -> None:
         self.default_results = list(results)
+
+    def engines_failing(self, *engines: tuple[str, str], some: bool = False) -> None:
+        # The real server lists them sorted by engine name.
+        self.unresponsive = sorted([name, message] for name, message in engines)
+        self.all_engines_down = bool(engines) and not some
+
+    def engines_recovered(self) -> None:
+        self.engines_failing()
 
     def fail(
         self,
@@ -142,12 +158,12 @@ class FakeSearxng(FakeServer):
             text=json.dumps(
                 {
                     "query": query,
-                    "results": self._ranked(query),
+                    "results": [] if self.all_engines_down else self._ranked(query),
                     "answers": [],
                     "corrections": [],
                     "infoboxes": [],
                     "suggestions": [],
-                    "unresponsive_engines": [],
+                    "unresponsive_engines": self.unresponsive,
                 }
             ),
             content_type="application/json",

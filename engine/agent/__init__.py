@@ -1,0 +1,1 @@
+"""Agent-side helpers: reading what the model wrote, shaping what it reads."""

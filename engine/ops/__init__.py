@@ -1,0 +1,1 @@
+"""Operating the deployment: checks an operator runs or reads in the logs."""
