@@ -53,6 +53,9 @@ refresh_tokens = sa.Table(
     sa.Column("expires_at", UTCDateTime, nullable=False),
     sa.Column("used_at", UTCDateTime),
     sa.Column("revoked_at", UTCDateTime),
+    # The refresh token issued in exchange, readable only with this row's own token
+    # (engine/auth.py seal_successor), so a second tab within the grace window gets it too.
+    sa.Column("successor_sealed", sa.String(128)),
 )
 
 scouts = sa.Table(
