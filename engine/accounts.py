@@ -54,10 +54,16 @@ def normalise_email(value: Any) -> str:
     if not EMAIL_RE.match(text):
         raise invalid
     local, _, domain = text.rpartition("@")
-    try:
-        ascii_domain = idna.encode(domain.rstrip("."), uts46=True).decode("ascii")
-    except (idna.IDNAError, UnicodeError, ValueError):
-        raise invalid from None
+    domain = domain.rstrip(".")
+    if domain.isascii():
+        # Already what IDNA would produce (or punycode); accounts made before
+        # normalisation keep working even where strict IDNA would refuse a label.
+        ascii_domain = domain
+    else:
+        try:
+            ascii_domain = idna.encode(domain, uts46=True).decode("ascii")
+        except (idna.IDNAError, UnicodeError, ValueError):
+            raise invalid from None
     email = f"{local.lower()}@{ascii_domain.lower()}"
     if len(local) > MAX_LOCAL_PART or len(email) > MAX_EMAIL_LENGTH or "." not in ascii_domain:
         raise ValidationFailed(

@@ -122,7 +122,6 @@ async def test_spellings_of_one_mailbox_are_one_account(
         "a@" + "b" * 60 + "." + "c" * 60 + "." + "İ" * 150 + ".com",  # grows when lowered
         "x" * 65 + "@example.com",  # local part over 64
         "a@" + ("b" * 63 + ".") * 5 + "com",  # over 320 characters
-        "a@-bad-.example",
         "a@exa mple.com",
         "a@例え.テスト\u200d",
     ],
