@@ -6,6 +6,7 @@ and nothing else is, so the document cannot silently fall behind the code.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from engine.accounts import MAX_EMAIL_LENGTH
@@ -241,6 +242,34 @@ PARAMETERS = {
 }
 
 
+def _link_name(method: str, path: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "_", f"{method} {path}").strip("_")
+
+
+def _link(method: str, path: str, id_from: str) -> dict[str, Any]:
+    pointer = path.replace("~", "~0").replace("/", "~1")
+    return {"operationRef": f"#/paths/{pointer}/{method}",
+            "parameters": {"id": f"$response.body#{id_from}"}}
+
+
+# Where an id comes from: clients (and schemathesis' stateful phase) follow these.
+LINKS: dict[tuple[str, str], dict[str, dict[str, Any]]] = {
+    ("post", "/api/scouts"): {
+        _link_name(method, path): _link(method, path, "/scout/id")
+        for method, path in (("get", "/api/scouts/{id}"), ("patch", "/api/scouts/{id}"),
+                             ("post", "/api/scouts/{id}/run"),
+                             ("get", "/api/scouts/{id}/executions"),
+                             ("get", "/api/scouts/{id}/messages"))
+    },
+    ("post", "/api/scouts/{id}/run"): {
+        _link_name(method, path): _link(method, path, "/execution/id")
+        for method, path in (("get", "/api/executions/{id}"),
+                             ("post", "/api/executions/{id}/cancel"),
+                             ("post", "/api/executions/{id}/resume"))
+    },
+}
+
+
 def openapi_document() -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for method, path, summary, auth, body, status, response, errors in OPERATIONS:
@@ -258,6 +287,8 @@ def openapi_document() -> dict[str, Any]:
         success: dict[str, Any] = {"description": "success"}
         if response is not None:
             success.update(json_content(response))
+        if (method, path) in LINKS:
+            success["links"] = LINKS[(method, path)]
         op["responses"][status] = success
         for code in (*errors, *(("401",) if auth else ())):
             op["responses"][code] = {"description": ERRORS[code], **json_content(ref("Error"))}

@@ -119,3 +119,5 @@ async def test_schemathesis_finds_no_failures(server: TestServer, tmp_path: Path
         raise
     text = output.decode(errors="replace")
     assert process.returncode == 0, text
+    # The figures and warnings, for whoever runs this with -s.
+    print(text[text.find("WARNINGS"):] if "WARNINGS" in text else text[-2000:])
