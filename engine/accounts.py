@@ -64,10 +64,12 @@ def normalise_email(value: Any) -> str:
             ascii_domain = idna.encode(domain, uts46=True).decode("ascii")
         except (idna.IDNAError, UnicodeError, ValueError):
             raise invalid from None
-    email = f"{local.lower()}@{ascii_domain.lower()}"
+    local = local.lower()  # may grow: "İ" lowers to two code points
+    email = f"{local}@{ascii_domain.lower()}"
     if len(local) > MAX_LOCAL_PART or len(email) > MAX_EMAIL_LENGTH or "." not in ascii_domain:
         raise ValidationFailed(
-            f"email must be at most {MAX_EMAIL_LENGTH} characters", field="email"
+            f"email must be at most {MAX_EMAIL_LENGTH} characters ({MAX_LOCAL_PART} before "
+            "the @)", field="email"
         )
     return email
 

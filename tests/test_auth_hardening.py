@@ -121,6 +121,8 @@ async def test_spellings_of_one_mailbox_are_one_account(
     [
         "a@" + "b" * 60 + "." + "c" * 60 + "." + "İ" * 150 + ".com",  # grows when lowered
         "x" * 65 + "@example.com",  # local part over 64
+        "İ" * 40 + "@example.com",  # 40 characters, 80 once lower-cased
+        "a@" + ("\ufb03" * 21 + ".") * 5 + "com",  # 115 characters, 325 after NFKC
         "a@" + ("b" * 63 + ".") * 5 + "com",  # over 320 characters
         "a@exa mple.com",
         "a@例え.テスト\u200d",
