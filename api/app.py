@@ -12,7 +12,7 @@ from aiohttp import web
 from api import auth_routes, chat_routes, execution_routes, password_reset_routes, scout_routes
 from api.context import SERVICES, Services
 from api.jsonio import json_response
-from api.middleware import errors_as_json, install_cors
+from api.middleware import errors_as_json, install_cors, storable_query
 from api.openapi import openapi_document
 from engine.accounts import Accounts
 from engine.auth import BCRYPT_ROUNDS
@@ -93,7 +93,7 @@ def create_app(
 ) -> web.Application:
     app = web.Application(
         client_max_size=MAX_BODY_BYTES,
-        middlewares=[errors_as_json],
+        middlewares=[errors_as_json, storable_query],
     )
     install_cors(app, services.settings.cors_origins)
     app[SERVICES] = services

@@ -50,21 +50,38 @@ def session_body(session: Session, at: Any) -> dict[str, Any]:
 def client_address(request: web.Request) -> str:
     """The caller's address for rate limiting.
 
-    Behind the front end's /api proxy every request comes from the proxy, so the address
-    it forwards is used, but only when the direct peer is on a private or loopback network
-    (a proxy of ours); a header from anyone else could be forged.
+    ``X-Forwarded-For`` is believed only when the direct peer is one of TRUSTED_PROXIES:
+    anyone else could write any address there. Walking the list from the right, the
+    first address that is not itself a trusted proxy is the client.
     """
     remote = request.remote or "unknown"
-    forwarded = request.headers.get("X-Forwarded-For", "")
-    try:
-        internal = ipaddress.ip_address(remote)
-    except ValueError:
+    trusted = services(request).settings.trusted_proxies
+    if not trusted or not _is_trusted(remote, trusted):
         return remote
-    if forwarded and (internal.is_private or internal.is_loopback):
-        nearest = forwarded.split(",")[-1].strip()
-        if nearest:
-            return nearest
+    hops = [hop.strip() for hop in ",".join(request.headers.getall("X-Forwarded-For", ()))
+            .split(",")]
+    for hop in reversed([h for h in hops if h]):
+        if not _is_trusted(hop, trusted):
+            return hop if _is_address(hop) else remote
     return remote
+
+
+def _is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_trusted(text: str, trusted: tuple[Any, ...]) -> bool:
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return any(address in network for network in trusted)
 
 
 @routes.post("/api/auth/signup")

@@ -10,6 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from engine.errors import NotFound, ValidationFailed
+from engine.validation import check_storable_text
 
 
 def _default(value: Any) -> Any:
@@ -39,14 +40,26 @@ class BadJSON(ValidationFailed):
 
 
 async def read_json(request: web.Request) -> Any:
-    """The parsed body; a malformed or empty body is the caller's mistake (400)."""
+    """The parsed body; a malformed, empty or absurdly nested body is the caller's mistake
+    (400); text that cannot be stored (NUL, lone surrogates) is refused by name (422)."""
     raw = await request.read()
     if not raw.strip():
         raise BadJSON("request body must be JSON")
     try:
-        return json.loads(raw)
+        body = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BadJSON(f"request body is not valid JSON: {exc}") from None
+    except ValueError as exc:  # e.g. an integer past Python's digit limit
+        raise BadJSON(f"request body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise BadJSON("request body is nested too deeply") from None
+    try:
+        check_storable_text(body)
+    except ValidationFailed as exc:
+        if exc.details.get("code") == "too_deep":
+            raise BadJSON(exc.message) from None
+        raise
+    return body
 
 
 async def read_object(request: web.Request) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from api.jsonio import error_body, json_response
 from engine.errors import Conflict, DomainError, NotFound, RateLimited, Unauthorized
+from engine.validation import check_storable_text
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,15 @@ async def errors_as_json(request: web.Request, handler: Handler) -> web.StreamRe
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         return json_response(error_body("internal_error", "internal server error"), 500)
+
+
+@web.middleware
+async def storable_query(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Query parameters obey the same text rules as bodies (NUL is 422, not a 500 later)."""
+    for key, value in request.query.items():
+        check_storable_text(key, "query parameter name")
+        check_storable_text(value, key)
+    return await handler(request)
 
 
 def install_cors(app: web.Application, origins: tuple[str, ...]) -> None:

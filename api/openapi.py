@@ -6,7 +6,13 @@ and nothing else is, so the document cannot silently fall behind the code.
 
 from __future__ import annotations
 
+import re
 from typing import Any
+
+from engine.accounts import MAX_EMAIL_LENGTH
+from engine.auth import MAX_PASSWORD_BYTES, MIN_PASSWORD_LENGTH
+from engine.chat import MAX_MESSAGE_CHARS, MAX_MESSAGES
+from engine.validation import MAX_CITY, MAX_QUERIES, MAX_QUERY_LENGTH, MAX_TEXT, MAX_TITLE
 
 REF = "#/components/schemas/"
 
@@ -22,6 +28,16 @@ def obj(properties: dict[str, Any], required: list[str] | None = None) -> dict[s
     return schema
 
 
+def closed(schema: dict[str, Any]) -> dict[str, Any]:
+    """A request object whose unknown fields are refused (422), as the API does."""
+    return {**schema, "additionalProperties": False}
+
+
+def text(max_length: int) -> dict[str, Any]:
+    """A required string: surrounding space is trimmed and something must remain."""
+    return {"type": "string", "minLength": 1, "maxLength": max_length, "pattern": r"\S"}
+
+
 def nullable(schema: dict[str, Any]) -> dict[str, Any]:
     return {"anyOf": [schema, {"type": "null"}]}
 
@@ -33,20 +49,26 @@ BOOL = {"type": "boolean"}
 INT = {"type": "integer"}
 ANY_JSON: dict[str, Any] = {}
 
-LOCATION = obj(
-    {"city": STR, "latitude": nullable({"type": "number"}),
-     "longitude": nullable({"type": "number"})},
+LATITUDE = nullable({"type": "number", "minimum": -90, "maximum": 90})
+LONGITUDE = nullable({"type": "number", "minimum": -180, "maximum": 180})
+LOCATION = closed(obj(
+    {"city": text(MAX_CITY), "latitude": LATITUDE, "longitude": LONGITUDE},
     ["city"],
-)
-SCOUT_INPUT = obj({
-    "title": nullable({"type": "string", "maxLength": 100}),
-    "goal": nullable(STR),
-    "description": nullable(STR),
-    "search_queries": {"type": "array", "items": STR, "maxItems": 5},
+))
+SCOUT_INPUT = closed(obj({
+    "title": nullable({"type": "string", "maxLength": MAX_TITLE}),
+    "goal": nullable({"type": "string", "maxLength": MAX_TEXT}),
+    "description": nullable({"type": "string", "maxLength": MAX_TEXT}),
+    "search_queries": {
+        **nullable({"type": "array", "items": text(MAX_QUERY_LENGTH),
+                            "maxItems": MAX_QUERIES}),
+        "description": "null clears the list; repeated queries (ignoring case) are kept once",
+    },
     "location": nullable(ref("Location")),
     "frequency": nullable({"enum": ["daily", "every_3_days", "weekly"]}),
-    "is_active": BOOL,
-})
+    "is_active": {**BOOL, "description": "true needs a complete scout, otherwise 409 "
+                  "scout_incomplete"},
+}))
 SCOUT = obj({
     "id": UUID, "title": nullable(STR), "goal": nullable(STR), "description": nullable(STR),
     "search_queries": {"type": "array", "items": STR}, "location": nullable(ref("Location")),
@@ -95,25 +117,45 @@ SESSION = obj({
 ERROR = obj(
     {"error": obj({"code": STR, "message": STR}, ["code", "message"])}, ["error"]
 )
-PREFERENCES = obj({
-    "location": nullable(obj({
-        "city": STR, "state": nullable(STR), "stateCode": nullable(STR),
-        "country": nullable(STR), "countryCode": nullable(STR),
-        "latitude": nullable({"type": "number"}), "longitude": nullable({"type": "number"}),
-    })),
-    "notification_email": nullable({"type": "string", "format": "email"}),
+SHORT = nullable({"type": "string", "maxLength": 120})
+PREFERENCES = closed(obj({
+    "location": nullable(closed(obj({
+        "city": text(MAX_CITY), "state": SHORT, "stateCode": SHORT,
+        "country": SHORT, "countryCode": SHORT,
+        "latitude": LATITUDE, "longitude": LONGITUDE,
+    }, ["city"]))),
+    "notification_email": nullable({"type": "string", "format": "email", "maxLength": 320}),
     "notifications_enabled": BOOL,
-})
+}))
 MESSAGE = obj({"id": UUID, "role": {"enum": ["user", "assistant"]}, "content": STR,
                "created_at": TIME})
-CREDENTIALS = obj({"email": {"type": "string", "format": "email"},
-                   "password": {"type": "string", "minLength": 8}}, ["email", "password"])
-REFRESH = obj({"refresh_token": STR}, ["refresh_token"])
+CREDENTIALS = closed(obj({
+    "email": {"type": "string", "format": "email", "maxLength": MAX_EMAIL_LENGTH,
+              "description": "compared after NFKC, lower-casing and IDNA-encoding the domain"},
+    "password": {"type": "string", "minLength": MIN_PASSWORD_LENGTH,
+                 "maxLength": MAX_PASSWORD_BYTES,
+                 "description": f"at most {MAX_PASSWORD_BYTES} bytes in UTF-8"},
+}, ["email", "password"]))
+REFRESH = closed(obj({"refresh_token": {"type": "string", "minLength": 1}}, ["refresh_token"]))
+CHAT_MESSAGE = {
+    **obj({
+        "role": {"enum": ["user", "assistant"]},
+        "content": {"type": "string", "maxLength": MAX_MESSAGE_CHARS},
+        "parts": {"type": "array", "items": ANY_JSON,
+                  "description": "AI SDK parts; only {type: text, text} parts are read"},
+    }, ["role"]),
+    "anyOf": [{"required": ["content"]}, {"required": ["parts"]}],
+}
 CHAT_REQUEST = obj({
     "scoutId": UUID,
-    "messages": {"type": "array", "items": ANY_JSON,
-                 "description": "AI SDK UIMessage objects or {role, content}"},
-    "location": nullable(LOCATION),
+    "messages": {"type": "array", "items": CHAT_MESSAGE, "minItems": 1,
+                 "maxItems": MAX_MESSAGES,
+                 "description": "AI SDK UIMessage objects or {role, content}; the last one "
+                 "must be the user's and contain text"},
+    "location": nullable(obj({
+        "city": nullable({"type": "string", "maxLength": MAX_CITY}),
+        "latitude": LATITUDE, "longitude": LONGITUDE,
+    })),
 }, ["scoutId", "messages"])
 
 RESET_REQUEST = obj({"email": {"type": "string", "format": "email"}}, ["email"])
@@ -141,7 +183,8 @@ def wrapped(key: str, schema: dict[str, Any]) -> dict[str, Any]:
 
 ERRORS = {
     "400": "malformed JSON", "401": "missing, invalid or expired token", "404": "not found",
-    "409": "conflict", "413": "body too large", "422": "validation failed",
+    "409": "conflict (scout_incomplete: the scout lacks what it needs to be active)",
+    "413": "body too large", "422": "validation failed",
     "429": "rate limited (Retry-After)",
     "502": "the model refused the request", "503": "the model is unreachable or not pulled",
 }
@@ -173,13 +216,13 @@ OPERATIONS: list[tuple[str, str, str, bool, Any, str, Any, tuple[str, ...]]] = [
      wrapped("scouts", {"type": "array", "items": {"allOf": [ref("Scout"), obj({
          "latest_execution": nullable(ANY_JSON)})]}}), ()),
     ("post", "/api/scouts", "Create a scout", True, ref("ScoutInput"), "201",
-     wrapped("scout", ref("Scout")), ("400", "422")),
+     wrapped("scout", ref("Scout")), ("400", "409", "422")),
     ("get", "/api/scouts/{id}", "One scout", True, None, "200", wrapped("scout", ref("Scout")),
      ("404",)),
     ("patch", "/api/scouts/{id}", "Change some fields", True, ref("ScoutInput"), "200",
-     wrapped("scout", ref("Scout")), ("400", "404", "422")),
+     wrapped("scout", ref("Scout")), ("400", "404", "409", "422")),
     ("put", "/api/scouts/{id}", "Replace every field", True, ref("ScoutInput"), "200",
-     wrapped("scout", ref("Scout")), ("400", "404", "422")),
+     wrapped("scout", ref("Scout")), ("400", "404", "409", "422")),
     ("delete", "/api/scouts/{id}", "Delete a scout and its history", True, None, "204", None,
      ("404",)),
     ("get", "/api/scouts/{id}/messages", "The configurator conversation", True, None, "200",
@@ -214,6 +257,34 @@ PARAMETERS = {
 }
 
 
+def _link_name(method: str, path: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "_", f"{method} {path}").strip("_")
+
+
+def _link(method: str, path: str, id_from: str) -> dict[str, Any]:
+    pointer = path.replace("~", "~0").replace("/", "~1")
+    return {"operationRef": f"#/paths/{pointer}/{method}",
+            "parameters": {"id": f"$response.body#{id_from}"}}
+
+
+# Where an id comes from: clients (and schemathesis' stateful phase) follow these.
+LINKS: dict[tuple[str, str], dict[str, dict[str, Any]]] = {
+    ("post", "/api/scouts"): {
+        _link_name(method, path): _link(method, path, "/scout/id")
+        for method, path in (("get", "/api/scouts/{id}"), ("patch", "/api/scouts/{id}"),
+                             ("post", "/api/scouts/{id}/run"),
+                             ("get", "/api/scouts/{id}/executions"),
+                             ("get", "/api/scouts/{id}/messages"))
+    },
+    ("post", "/api/scouts/{id}/run"): {
+        _link_name(method, path): _link(method, path, "/execution/id")
+        for method, path in (("get", "/api/executions/{id}"),
+                             ("post", "/api/executions/{id}/cancel"),
+                             ("post", "/api/executions/{id}/resume"))
+    },
+}
+
+
 def openapi_document() -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for method, path, summary, auth, body, status, response, errors in OPERATIONS:
@@ -231,6 +302,8 @@ def openapi_document() -> dict[str, Any]:
         success: dict[str, Any] = {"description": "success"}
         if response is not None:
             success.update(json_content(response))
+        if (method, path) in LINKS:
+            success["links"] = LINKS[(method, path)]
         op["responses"][status] = success
         for code in (*errors, *(("401",) if auth else ())):
             op["responses"][code] = {"description": ERRORS[code], **json_content(ref("Error"))}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import hmac
 import secrets
 import uuid
 from datetime import datetime, timedelta
@@ -88,3 +89,30 @@ def new_refresh_token() -> tuple[str, str]:
 
 def hash_refresh_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _successor_pad(token: str) -> bytes:
+    # A one-time pad derived from the presented token: the stored hash alone cannot
+    # reproduce it, so a copy of the database does not hand out live refresh tokens.
+    return hmac.new(token.encode(), b"open-scouts refresh successor", hashlib.sha512).digest()
+
+
+def seal_successor(token: str, successor: str) -> str:
+    """``successor`` encrypted so that only the holder of ``token`` can read it."""
+    data = successor.encode()
+    pad = _successor_pad(token)
+    if len(data) > len(pad):
+        raise ValueError("refresh token too long to seal")
+    return bytes(a ^ b for a, b in zip(data, pad, strict=False)).hex()
+
+
+def open_successor(token: str, sealed: str) -> str | None:
+    try:
+        data = bytes.fromhex(sealed)
+    except ValueError:
+        return None
+    plain = bytes(a ^ b for a, b in zip(data, _successor_pad(token), strict=False))
+    try:
+        return plain.decode("ascii")
+    except UnicodeDecodeError:
+        return None

@@ -6,6 +6,7 @@ so every name the application reads is listed once in ``SETTINGS_ENV_VARS``.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from collections.abc import Mapping
@@ -36,6 +37,7 @@ SETTINGS_ENV_VARS: tuple[str, ...] = (
     "RUN_DEADLINE_SECONDS",
     "WORKER_CONCURRENCY",
     "LOG_LEVEL",
+    "TRUSTED_PROXIES",
 )
 
 MIN_PRODUCTION_SECRET_LENGTH = 32
@@ -74,6 +76,21 @@ def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in env.get(name, "").split(",") if item.strip())
 
 
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _networks(env: Mapping[str, str], name: str) -> tuple[IPNetwork, ...]:
+    networks: list[IPNetwork] = []
+    for item in _list(env, name):
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ConfigError(
+                f"{name} must list IP addresses or CIDR ranges, got {item!r}"
+            ) from None
+    return tuple(networks)
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = "sqlite+aiosqlite:///./scouts.db"
@@ -100,6 +117,8 @@ class Settings:
     run_deadline_seconds: int = 600
     worker_concurrency: int = 4
     log_level: str = "INFO"
+    # Peers whose X-Forwarded-For is believed (our own front end's proxy); nobody by default.
+    trusted_proxies: tuple[IPNetwork, ...] = ()
     # True when no JWT_SECRET was given and a throwaway one was generated (development).
     jwt_secret_generated: bool = False
 
@@ -152,6 +171,7 @@ class Settings:
             worker_concurrency=_int(env, "WORKER_CONCURRENCY", cls.worker_concurrency),
             log_level=(env.get("LOG_LEVEL", "").strip() or cls.log_level).upper(),
             jwt_secret_generated=generated,
+            trusted_proxies=_networks(env, "TRUSTED_PROXIES"),
         )
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from engine.accounts import EMAIL_RE
 from engine.db import Database
-from engine.errors import NotFound, ValidationFailed
+from engine.errors import Conflict, NotFound, ValidationFailed
 from engine.storage import messages as message_store
 from engine.storage import preferences as preference_store
 from engine.storage import scouts as scout_store
@@ -33,6 +33,14 @@ MISSING_LABELS = {
 }
 
 
+class ScoutIncomplete(Conflict, ValidationFailed):
+    """Activating (or running) a scout that lacks configuration: a well-formed request
+    that conflicts with what the scout is, hence 409; still a validation problem for the
+    chat assistant, which reports it back to the model."""
+
+    code = "scout_incomplete"
+
+
 def scout_not_found() -> NotFound:
     return NotFound("scout not found")
 
@@ -40,10 +48,9 @@ def scout_not_found() -> NotFound:
 def ensure_can_activate(scout: Mapping[str, Any]) -> None:
     missing = missing_fields(scout)
     if missing:
-        raise ValidationFailed(
+        raise ScoutIncomplete(
             "the scout cannot be activated yet: it still needs "
             + ", ".join(MISSING_LABELS[m] for m in missing),
-            code="scout_incomplete",
             missing=missing,
         )
 

@@ -54,6 +54,9 @@ refresh_tokens = sa.Table(
     sa.Column("expires_at", UTCDateTime, nullable=False),
     sa.Column("used_at", UTCDateTime),
     sa.Column("revoked_at", UTCDateTime),
+    # The refresh token issued in exchange, readable only with this row's own token
+    # (engine/auth.py seal_successor), so a second tab within the grace window gets it too.
+    sa.Column("successor_sealed", sa.String(128)),
 )
 
 # Single-use links to set a new password; only the SHA-256 of the token is stored.

@@ -7,6 +7,7 @@ can never store what a user could not.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,8 +20,47 @@ MAX_QUERIES = 5
 MAX_QUERY_LENGTH = 200
 MAX_CITY = 120
 
+# JSON nested deeper than this is no request this API understands.
+MAX_JSON_DEPTH = 32
+# NUL cannot be stored in PostgreSQL text, lone surrogates cannot be encoded as UTF-8.
+_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
+
 SCOUT_FIELDS = ("title", "goal", "description", "search_queries", "location", "frequency")
 USER_SCOUT_FIELDS = (*SCOUT_FIELDS, "is_active")
+
+
+def check_storable_text(value: Any, root: str = "") -> None:
+    """Refuse NUL, lone surrogates (in keys too) and nesting past MAX_JSON_DEPTH.
+
+    Walked without recursion so a hostile document cannot exhaust the stack. The field
+    is named by its dotted path (``location.city``, ``messages.0.content``).
+    """
+    stack: list[tuple[str, Any, int]] = [(root, value, 0)]
+    while stack:
+        path, item, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise ValidationFailed(
+                f"JSON is nested more than {MAX_JSON_DEPTH} levels deep", code="too_deep"
+            )
+        if isinstance(item, str):
+            if _UNSTORABLE.search(item):
+                name = path or "body"
+                raise ValidationFailed(
+                    f"{name} contains a NUL character or an unpaired surrogate", field=name
+                )
+        elif isinstance(item, Mapping):
+            for key, child in item.items():
+                child_path = f"{path}.{key}" if path else str(key)
+                if isinstance(key, str) and _UNSTORABLE.search(key):
+                    name = path or "body"
+                    raise ValidationFailed(
+                        f"a field name in {name} contains a NUL character or an unpaired "
+                        "surrogate", field=name,
+                    )
+                stack.append((child_path, child, depth + 1))
+        elif isinstance(item, list):
+            for index, child in enumerate(item):
+                stack.append((f"{path}.{index}" if path else str(index), child, depth + 1))
 
 
 def check_fields(data: Mapping[str, Any], allowed: tuple[str, ...]) -> None:

@@ -7,6 +7,8 @@ TEST_DATABASE_URL when that is set. Each test gets an empty, migrated database.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import ipaddress
 import os
 import signal
 import time
@@ -116,6 +118,21 @@ async def client(services: Services) -> AsyncIterator[TestClient]:
     app = create_app(services, own_database=False)
     async with TestClient(TestServer(app)) as test_client:
         yield test_client
+
+
+@pytest.fixture
+async def trusted_client(
+    settings: Settings, db: Database, clock: FakeClock
+) -> AsyncIterator[TestClient]:
+    """A client whose peer (127.0.0.1) is a trusted proxy, so X-Forwarded-For counts."""
+    trusting = dataclasses.replace(
+        settings, trusted_proxies=(ipaddress.ip_network("127.0.0.1/32"),)
+    )
+    built = build_services(trusting, db=db, clock=clock, bcrypt_rounds=4)
+    app = create_app(built, own_database=False)
+    async with TestClient(TestServer(app)) as test_client:
+        yield test_client
+    await built.engine.close()
 
 
 @pytest.fixture

@@ -74,20 +74,49 @@ async def test_wrong_password_and_unknown_email_look_the_same(client: TestClient
     assert wrong[0] == 401 and wrong[1]["error"]["code"] == "invalid_credentials"
 
 
-async def test_login_is_rate_limited_per_email(client: TestClient, clock: FakeClock) -> None:
+async def test_login_is_rate_limited_per_email_and_address(
+    trusted_client: TestClient, clock: FakeClock
+) -> None:
+    client = trusted_client
     await signup(client, "brute@example.com")
+    attacker = {"X-Forwarded-For": "203.0.113.66"}
     for _ in range(5):
-        status, _ = await post(client, "/api/auth/login", {"email": "brute@example.com", "password": "guess1234"})
-        assert status == 401
+        async with client.post("/api/auth/login", headers=attacker,
+                               json={"email": "brute@example.com", "password": "guess1234"}) as r:
+            assert r.status == 401
     async with client.post(
-        "/api/auth/login", json={"email": "brute@example.com", "password": "correct horse"}
+        "/api/auth/login", headers=attacker,
+        json={"email": "brute@example.com", "password": "correct horse"},
     ) as resp:
         assert resp.status == 429
         assert int(resp.headers["Retry-After"]) > 0
         assert (await resp.json())["error"]["code"] == "rate_limited"
+    # The owner, from their own address, is not locked out by the stranger's guesses.
+    async with client.post(
+        "/api/auth/login", headers={"X-Forwarded-For": "198.51.100.20"},
+        json={"email": "brute@example.com", "password": "correct horse"},
+    ) as resp:
+        assert resp.status == 200
     clock.advance(minutes=16)
-    status, _ = await post(client, "/api/auth/login", {"email": "brute@example.com", "password": "correct horse"})
-    assert status == 200
+    async with client.post(
+        "/api/auth/login", headers=attacker,
+        json={"email": "brute@example.com", "password": "correct horse"},
+    ) as resp:
+        assert resp.status == 200
+
+
+async def test_forged_forwarded_for_is_ignored_without_trusted_proxies(
+    client: TestClient,
+) -> None:
+    # No TRUSTED_PROXIES: 30 guesses with 30 invented addresses all count against the peer.
+    statuses = []
+    for i in range(30):
+        async with client.post("/api/auth/login",
+                               json={"email": f"victim{i}@example.com", "password": "guess1234"},
+                               headers={"X-Forwarded-For": f"203.0.113.{i + 1}"}) as resp:
+            statuses.append(resp.status)
+    assert statuses[:20] == [401] * 20
+    assert statuses[20:] == [429] * 10
 
 
 async def test_expired_token_is_refused(client: TestClient, clock: FakeClock) -> None:
@@ -119,14 +148,18 @@ async def test_forged_and_alg_none_tokens_are_refused(client: TestClient, clock:
         assert resp.status == 401 and resp.headers["WWW-Authenticate"] == "Bearer"
 
 
-async def test_refresh_rotates_and_reuse_revokes_the_family(client: TestClient) -> None:
+async def test_refresh_rotates_and_reuse_revokes_the_family(
+    client: TestClient, clock: FakeClock
+) -> None:
     user = await signup(client, "rot@example.com")
     first = user.session["refresh_token"]
     status, second = await post(client, "/api/auth/refresh", {"refresh_token": first})
     assert status == 200 and second["refresh_token"] != first
     assert (await me(client, second["access_token"]))[0] == 200
 
-    # The old token comes back: someone copied it. Both it and its successor stop working.
+    # The old token comes back after the grace window: someone copied it. Both it and its
+    # successor stop working.
+    clock.advance(seconds=21)
     status, body = await post(client, "/api/auth/refresh", {"refresh_token": first})
     assert status == 401 and body["error"]["code"] == "invalid_refresh_token"
     status, _ = await post(client, "/api/auth/refresh", {"refresh_token": second["refresh_token"]})
@@ -149,9 +182,11 @@ async def test_logout_ends_the_refresh_family(client: TestClient) -> None:
 
 
 async def test_login_limit_per_address_uses_the_address_our_proxy_forwards(
-    client: TestClient,
+    trusted_client: TestClient,
 ) -> None:
-    # The test client connects from 127.0.0.1, like the Next.js proxy in front of the API.
+    # The test client connects from 127.0.0.1, like the Next.js proxy in front of the API,
+    # and 127.0.0.1 is a trusted proxy here.
+    client = trusted_client
     for i in range(20):
         async with client.post("/api/auth/login",
                                json={"email": f"nobody{i}@example.com", "password": "guess1234"},
@@ -166,3 +201,8 @@ async def test_login_limit_per_address_uses_the_address_our_proxy_forwards(
                            json={"email": "another@example.com", "password": "guess1234"},
                            headers={"X-Forwarded-For": "198.51.100.4"}) as resp:
         assert resp.status == 401
+    # A client cannot slip past by prepending addresses: the hop our proxy added counts.
+    async with client.post("/api/auth/login",
+                           json={"email": "another@example.com", "password": "guess1234"},
+                           headers={"X-Forwarded-For": "192.0.2.1, 203.0.113.7"}) as resp:
+        assert resp.status == 429

@@ -20,6 +20,8 @@ DNS = {
     "cgnat.example": ["100.64.0.1"],
     "mapped.example": ["::ffff:10.0.0.1"],
     "v6.example": ["2606:4700:4700::1111"],
+    "sixtofour.example": ["2002:7f00:1::"],
+    "nat64.example": ["64:ff9b::a9fe:a9fe"],
 }
 
 
@@ -40,6 +42,9 @@ async def check(url: str, allow: frozenset[str] = frozenset()) -> None:
         "http://93.184.215.14:8080/x",
         "https://v6.example/",
         "https://[2606:4700:4700::1111]/",
+        "http://[2002:808:808::1]/",  # 6to4 around 8.8.8.8
+        "http://[64:ff9b::808:808]/",  # NAT64 of 8.8.8.8
+        "http://[::ffff:8.8.8.8]/",  # IPv4-mapped public
     ],
 )
 async def test_public_urls_pass(url):
@@ -71,6 +76,20 @@ async def test_public_urls_pass(url):
         "https://v6meta.example/",
         "https://cgnat.example/",
         "https://mapped.example/",
+        # IPv4 addresses wrapped in IPv6: a gateway on the way unwraps them.
+        "http://[2002:7f00:1::]/",  # 6to4 around 127.0.0.1
+        "http://[2002:a00:1::]/",  # 6to4 around 10.0.0.1
+        "http://[2002:a9fe:a9fe::]/",  # 6to4 around the metadata address
+        "http://[2001:0:4136:e378:8000:63bf:80ff:fffe]/",  # Teredo, client 127.0.0.1
+        "http://[2001:0:7f00:1::]/",  # Teredo, server 127.0.0.1
+        "http://[64:ff9b::7f00:1]/",  # NAT64 of 127.0.0.1
+        "http://[64:ff9b::c0a8:101]/",  # NAT64 of 192.168.1.1
+        "http://[64:ff9b:1::a00:1]/",  # local-use NAT64
+        "http://[::127.0.0.1]/",  # IPv4-compatible
+        "http://[::10.0.0.1]/",
+        "http://[::ffff:7f00:1]/",  # IPv4-mapped, hex spelling
+        "https://sixtofour.example/",
+        "https://nat64.example/",
         "file:///etc/passwd",
         "ftp://news.example/file",
         "gopher://news.example/",
@@ -101,6 +120,24 @@ async def test_unresolvable_host_is_a_tool_error_not_a_block():
 )
 async def test_allow_list_skips_the_address_check(url, allow):
     await check(url, allow)
+
+
+async def test_allow_list_entry_with_a_port_allows_only_that_port():
+    allow = frozenset({"127.0.0.1:11235", "[::1]:8080", "intranet.example:443"})
+    await check("http://127.0.0.1:11235/pages/demo", allow)
+    await check("http://[::1]:8080/", allow)
+    await check("https://intranet.example/wiki", allow)  # 443 is https' default
+    for url in ("http://127.0.0.1:6379/", "http://127.0.0.1/", "http://[::1]:22/",
+                "http://intranet.example/wiki", "https://intranet.example:8443/"):
+        with pytest.raises(BlockedURL):
+            await check(url, allow)
+
+
+def test_settings_keep_port_entries(monkeypatch):
+    from engine.config import Settings
+
+    settings = Settings.from_env({"SCRAPE_ALLOW_HOSTS": "127.0.0.1:11235, Wiki.Example:8080"})
+    assert settings.scrape_allow_hosts == frozenset({"127.0.0.1:11235", "wiki.example:8080"})
 
 
 async def test_allow_list_is_exact():

@@ -61,3 +61,16 @@ def test_every_setting_is_documented_in_the_readme() -> None:
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     for name in SETTINGS_ENV_VARS:
         assert f"`{name}`" in readme, name
+
+
+def test_trusted_proxies_are_parsed_and_checked() -> None:
+    import ipaddress
+
+    assert Settings.from_env({}).trusted_proxies == ()
+    settings = Settings.from_env({"TRUSTED_PROXIES": "127.0.0.1, 172.16.0.0/12,::1"})
+    assert settings.trusted_proxies == (
+        ipaddress.ip_network("127.0.0.1/32"), ipaddress.ip_network("172.16.0.0/12"),
+        ipaddress.ip_network("::1/128"),
+    )
+    with pytest.raises(ConfigError, match="TRUSTED_PROXIES"):
+        Settings.from_env({"TRUSTED_PROXIES": "frontend"})

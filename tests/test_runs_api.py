@@ -63,7 +63,7 @@ async def test_run_now_cooldown_and_conflicts(api: TestClient, world: World) -> 
     user = await signup(api, "runner@example.com")
     half = await user.create_scout(title="Half")
     status, body = await user.request("POST", f"/api/scouts/{half['id']}/run")
-    assert status == 422 and body["error"]["code"] == "scout_incomplete"
+    assert status == 409 and body["error"]["code"] == "scout_incomplete"
 
     scout = await user.create_scout(**COMPLETE_SCOUT)
     status, body = await user.request("POST", f"/api/scouts/{scout['id']}/run")

@@ -54,7 +54,7 @@ async def test_activation_requires_a_complete_scout(client: TestClient) -> None:
     user = await signup(client, "act@example.com")
     scout = await user.create_scout(title="Half done")
     status, body = await user.request("PATCH", f"/api/scouts/{scout['id']}", json={"is_active": True})
-    assert status == 422
+    assert status == 409
     assert body["error"]["code"] == "scout_incomplete"
     assert "a goal" in body["error"]["message"] and "frequency" in body["error"]["message"]
     await user.request("PATCH", f"/api/scouts/{scout['id']}", json=COMPLETE_SCOUT)

@@ -72,7 +72,7 @@ async def use_refresh_token(
             refresh_tokens.c.expires_at > now,
         )
         .values(used_at=now)
-        .returning(refresh_tokens.c.user_id, refresh_tokens.c.family_id)
+        .returning(refresh_tokens.c.id, refresh_tokens.c.user_id, refresh_tokens.c.family_id)
     )
     row = as_dict(claimed.first())
     if row is not None:
@@ -84,6 +84,20 @@ async def use_refresh_token(
     if old is not None and old["used_at"] is not None:
         return "reused", old
     return "invalid", None
+
+
+async def record_successor(conn: AsyncConnection, token_id: uuid.UUID, sealed: str) -> None:
+    await conn.execute(
+        refresh_tokens.update().where(refresh_tokens.c.id == token_id)
+        .values(successor_sealed=sealed)
+    )
+
+
+async def get_refresh_token(conn: AsyncConnection, token_hash: str) -> dict[str, Any] | None:
+    result = await conn.execute(
+        sa.select(refresh_tokens).where(refresh_tokens.c.token_hash == token_hash)
+    )
+    return as_dict(result.first())
 
 
 async def revoke_family(conn: AsyncConnection, family_id: uuid.UUID, now: datetime) -> None:
