@@ -32,9 +32,15 @@ class ClientFailure(Exception):
 class ServiceBusy(ClientFailure):
     """Transient failures outlasted the retries; try again later."""
 
-    def __init__(self, service: str, message: str, retry_after: float | None = None) -> None:
+    def __init__(
+        self, service: str, message: str, retry_after: float | None = None,
+        hint: str | None = None,
+    ) -> None:
         super().__init__(service, message)
         self.retry_after = retry_after
+        # Plain words safe to show the scout's owner ("all its search engines failed");
+        # ``message`` may hold addresses and exception text and stays with the operator.
+        self.hint = hint
 
 
 class ServiceError(ClientFailure):

@@ -95,8 +95,20 @@ class Mailer:
     def enabled(self) -> bool:
         return self._settings is not None
 
-    async def send(self, to: str | Sequence[str], subject: str, text: str, html: str) -> None:
-        """Send a text + HTML alternative message. Check ``enabled`` first."""
+    @property
+    def sender_domain(self) -> str:
+        """The domain of MAIL_FROM, for Message-IDs."""
+        address = parseaddr(self._mail_from)[1] or self._mail_from
+        return address.rpartition("@")[2] or "localhost"
+
+    async def send(
+        self, to: str | Sequence[str], subject: str, text: str, html: str,
+        *, message_id: str | None = None,
+    ) -> None:
+        """Send a text + HTML alternative message. Check ``enabled`` first.
+
+        Pass the same ``message_id`` on every retry of one email: receivers and their
+        filters use it to recognise a repeat."""
         settings = self._settings
         if settings is None:
             raise ServiceError(SERVICE, "mail is off (SMTP_URL is empty)")
@@ -105,6 +117,8 @@ class Mailer:
         message["From"] = self._mail_from
         message["To"] = ", ".join(recipients)
         message["Subject"] = " ".join(subject.split())
+        if message_id:
+            message["Message-ID"] = message_id
         message.set_content(text)
         message.add_alternative(html, subtype="html")
 
