@@ -5,6 +5,7 @@ Internal columns (password hashes, leases' raw checkpoint) never leave through h
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -71,6 +72,23 @@ def checkpoint_summary(checkpoint: dict[str, Any] | None) -> dict[str, Any]:
         "consecutive_tool_errors": checkpoint.get("consecutive_tool_errors", 0),
         "messages": len(checkpoint.get("messages", [])),
     }
+
+
+# aiohttp's connection errors and addresses of the deployment's own services: the operator
+# needs them, the owner can do nothing with them.
+_CONNECT_ERROR = re.compile(r"Cannot connect to host \S+ ssl:\S+(?: \[[^\]]*\])?")
+_INTERNAL_ADDRESS = re.compile(
+    r"(?:https?://)?(?:\[[0-9a-fA-F:.]+\]|(?:\d{1,3}\.){3}\d{1,3}|localhost)(?::\d+)?(?:/\S*)?"
+    r"|https?://[A-Za-z0-9-]+:\d+(?:/\S*)?"
+)
+
+
+def owner_text(text: str | None) -> str | None:
+    """An error message with connection details and internal addresses taken out."""
+    if not text:
+        return text
+    text = _CONNECT_ERROR.sub("could not connect", text)
+    return _INTERNAL_ADDRESS.sub("(internal address)", text)
 
 
 SERVICE_NAMES = {"ollama": "Ollama", "searxng": "SearXNG", "crawl4ai": "Crawl4AI",
@@ -148,7 +166,7 @@ def execution_summary(
         "trigger": row["trigger"],
         "started_at": row["started_at"],
         "completed_at": row["completed_at"],
-        "error_message": row["error_message"],
+        "error_message": row["error_message"] if operator else owner_text(row["error_message"]),
         "results_summary": row["results_summary"],
         "summary_text": row["summary_text"],
         "is_duplicate": row["is_duplicate"],
@@ -180,8 +198,15 @@ def execution_detail(
         "cancelled_at": row["cancelled_at"],
         "checkpoint": checkpoint_summary(row.get("checkpoint")),
         "actions": execution_actions(row, now),
-        "steps": [{key: step[key] for key in STEP_KEYS} for step in steps],
+        "steps": [_step_view(step, operator) for step in steps],
     }
     if operator:
         view["error_detail"] = row.get("error_detail")
+    return view
+
+
+def _step_view(step: dict[str, Any], operator: bool) -> dict[str, Any]:
+    view = {key: step[key] for key in STEP_KEYS}
+    if not operator:
+        view["error_message"] = owner_text(view["error_message"])
     return view

@@ -4,6 +4,7 @@ explained to owners without the operator's internals."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -12,11 +13,15 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from engine.clients.errors import ServiceBusy
+from engine import migrate
+from engine.clients.errors import ServiceBusy, ServiceError
+from engine.db import Database
 from engine.storage import outbox
 from engine.storage import runs as run_store
 from engine.storage.sanitize import clean, clean_text
-from engine.tables import notifications
+from engine.tables import notifications, users
+from engine.views import owner_text
+from tests.conftest import EMBEDDING_DIM
 from tests.engine_support import World, final_answer, world_for
 
 
@@ -249,3 +254,59 @@ async def test_owners_do_not_see_which_worker_holds_their_run(
     assert owner["lease_owner"] is None and owner["lease_expires_at"] is None
     assert operator["lease_owner"] == "worker-1"
     assert "worker-1" in operator["wait_reason"]
+
+
+async def test_emails_queued_before_the_upgrade_get_a_message_id_once(
+    fresh_database_url: str, clock
+) -> None:
+    url = fresh_database_url
+    await asyncio.to_thread(migrate.upgrade, url, EMBEDDING_DIM, "0002")
+    database = Database(url)
+    row_id = uuid.uuid4()
+    try:
+        async with database.transaction() as conn:
+            user_id = uuid.uuid4()
+            await conn.execute(users.insert().values(id=user_id, email="old@example.com",
+                                                     password_hash="x", created_at=clock.now))
+            # Only the columns revision 0002 has.
+            await conn.execute(notifications.insert().values(
+                id=row_id, user_id=user_id, kind="findings", to_address="old@example.com",
+                subject="s", text_body="t", html_body="h", created_at=clock.now,
+                next_attempt_at=clock.now, attempts=0))
+        await asyncio.to_thread(migrate.upgrade, url, EMBEDDING_DIM)
+        async with database.transaction() as conn:
+            [claimed] = await outbox.claim(conn, "worker-1", clock.now,
+                                           clock.now + timedelta(minutes=5))
+        assert claimed["id"] == row_id
+        assert claimed["message_id"] == f"<{row_id.hex}@open-scouts.outbox>"
+    finally:
+        await database.close()
+
+
+async def test_a_failed_run_shows_its_owner_no_internal_addresses(
+    world: World, monkeypatch
+) -> None:
+    scout = await world.add_scout()
+    error = ("Cannot connect to host 127.0.0.1:19001 ssl:default "
+             "[Connect call failed ('127.0.0.1', 19001)] while asking http://ollama:11434/api")
+
+    async def broken(*args: Any, **kwargs: Any) -> None:
+        raise ServiceError("ollama", error)
+
+    monkeypatch.setattr(world.engine.tools.ollama, "chat", broken)
+    await world.engine.tick()
+    run = await world.run_of(scout["id"])
+    assert run["state"] == "failed"
+    owner, operator = await owner_and_operator_views(world, run, scout["user_id"])
+    for text in (owner["error_message"], owner["steps"][-1]["error_message"]):
+        assert text == "ollama: could not connect while asking (internal address)"
+    assert "127.0.0.1:19001" in operator["error_message"]
+    assert "127.0.0.1:19001" in operator["steps"][-1]["error_message"]
+
+
+def test_owner_text_keeps_public_pages_and_drops_internal_addresses() -> None:
+    assert owner_text("could not read https://example.com/news/1") == (
+        "could not read https://example.com/news/1")
+    assert owner_text("HTTP 502 from 10.0.0.5:8080 and [::1]:80") == (
+        "HTTP 502 from (internal address) and (internal address)")
+    assert owner_text(None) is None
