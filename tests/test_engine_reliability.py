@@ -4,6 +4,7 @@ explained to owners without the operator's internals."""
 from __future__ import annotations
 
 import asyncio
+import threading
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -12,9 +13,11 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from aiosmtpd.controller import Controller
 
 from engine import migrate
 from engine.clients.errors import ServiceBusy, ServiceError
+from engine.clients.mailer import Mailer
 from engine.db import Database
 from engine.storage import outbox
 from engine.storage import runs as run_store
@@ -22,7 +25,8 @@ from engine.storage.sanitize import clean, clean_text
 from engine.tables import notifications, users
 from engine.views import owner_text
 from tests.conftest import EMBEDDING_DIM
-from tests.engine_support import World, final_answer, world_for
+from tests.engine_support import FAST_RETRY, World, final_answer, world_for
+from tests.fakes.smtp_sink import _free_port
 
 
 @pytest.fixture
@@ -310,3 +314,32 @@ def test_owner_text_keeps_public_pages_and_drops_internal_addresses() -> None:
     assert owner_text("HTTP 502 from 10.0.0.5:8080 and [::1]:80") == (
         "HTTP 502 from (internal address) and (internal address)")
     assert owner_text(None) is None
+
+
+async def test_the_mailer_returns_once_the_message_is_accepted_not_after_quit() -> None:
+    """The window in which a crash repeats an email ends at "250"; QUIT is not in it."""
+    events: list[str] = []
+    quit_may_answer = threading.Event()
+
+    class SlowGoodbye:
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            events.append("accepted")
+            return "250 OK"
+
+        async def handle_QUIT(self, server: Any, session: Any, envelope: Any) -> str:
+            await asyncio.to_thread(quit_may_answer.wait, 10)
+            events.append("quit answered")
+            return "221 Bye"
+
+    port = _free_port("127.0.0.1")
+    controller = Controller(SlowGoodbye(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        mailer = Mailer(f"smtp://127.0.0.1:{port}", "scouts@example.com", retry=FAST_RETRY)
+        await mailer.send("owner@example.com", "s", "t", "<p>t</p>", message_id="<a@b>")
+        events.append("send returned")
+        quit_may_answer.set()
+        await mailer.close()
+    finally:
+        controller.stop()
+    assert events == ["accepted", "send returned", "quit answered"]
