@@ -102,19 +102,28 @@ class Notifier:
         return sent
 
     async def _deliver(self, item: dict[str, Any], now: datetime) -> bool:
-        try:
-            # A send that outlives its claim could overlap another sender's retry.
-            async with asyncio.timeout(self.claim.total_seconds() / 2):
-                await self.mailer.send(item["to_address"], item["subject"], item["text_body"],
-                                       item["html_body"], message_id=item["message_id"])
-        except (ClientFailure, OSError, TimeoutError) as exc:
-            attempts = item["attempts"] + 1
-            log.warning("email %s failed (attempt %d): %s", item["id"], attempts, exc)
-            retry_at = now + timedelta(minutes=2 ** min(attempts, MAX_ATTEMPTS))
-            async with self.db.transaction() as conn:
-                await outbox.mark_failed(conn, item["id"], str(exc) or "timed out", retry_at)
-            return False
-        # The SMTP server has the message: record it before anything else can happen.
-        async with self.db.transaction() as conn:
-            await outbox.mark_sent(conn, item["id"], now)
+        # The connection is checked out (and pinged) before the send, so that after the
+        # server's "250" only the UPDATE itself stands between the email and its record.
+        async with self.db.engine.connect() as conn:
+            try:
+                # A send that outlives its claim could overlap another sender's retry.
+                async with asyncio.timeout(self.claim.total_seconds() / 2):
+                    await self.mailer.send(item["to_address"], item["subject"],
+                                           item["text_body"], item["html_body"],
+                                           message_id=item["message_id"])
+            except (ClientFailure, OSError, TimeoutError) as exc:
+                attempts = item["attempts"] + 1
+                log.warning("email %s failed (attempt %d): %s", item["id"], attempts, exc)
+                retry_at = now + timedelta(minutes=2 ** min(attempts, MAX_ATTEMPTS))
+                async with conn.begin():
+                    await outbox.mark_failed(conn, item["id"], str(exc) or "timed out",
+                                             retry_at)
+                return False
+            if conn.dialect.name == "postgresql":
+                # One statement is atomic by itself: no BEGIN and COMMIT round trips.
+                await conn.execution_options(isolation_level="AUTOCOMMIT")
+                await outbox.mark_sent(conn, item["id"], now)
+            else:
+                async with conn.begin():  # SQLite takes its write lock in BEGIN IMMEDIATE
+                    await outbox.mark_sent(conn, item["id"], now)
         return True
