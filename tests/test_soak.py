@@ -40,5 +40,5 @@ async def test_killed_workers_lose_no_run_and_repeat_no_step_or_email(postgres_u
     assert report.steps_not_transitions == 0, summary
     assert report.findings == 20 and report.emails_min == 1, summary
     # Only a kill between the SMTP server's "250 OK" and the commit may repeat an email.
-    assert report.repeated_emails == report.repeats_after_a_kill, summary
+    assert report.repeated_emails == report.repeats_from_those_kills, summary
     assert report.unknown_emails == 0 and report.server_errors == 0, summary
