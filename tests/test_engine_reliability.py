@@ -4,6 +4,7 @@ explained to owners without the operator's internals."""
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import uuid
 from collections import Counter
@@ -18,15 +19,17 @@ from aiosmtpd.controller import Controller
 from engine import migrate
 from engine.clients.errors import ServiceBusy, ServiceError
 from engine.clients.mailer import Mailer
+from engine.clock import utcnow
 from engine.db import Database
 from engine.storage import outbox
 from engine.storage import runs as run_store
 from engine.storage.sanitize import clean, clean_text
-from engine.tables import notifications, users
+from engine.tables import notifications, scout_executions, users
 from engine.views import owner_text
 from tests.conftest import EMBEDDING_DIM
 from tests.engine_support import FAST_RETRY, World, final_answer, world_for
 from tests.fakes.smtp_sink import _free_port
+from tests.test_cli import scouts, seed_run
 
 
 @pytest.fixture
@@ -343,3 +346,24 @@ async def test_the_mailer_returns_once_the_message_is_accepted_not_after_quit() 
     finally:
         controller.stop()
     assert events == ["accepted", "send returned", "quit answered"]
+
+
+async def test_the_operator_sees_the_error_behind_a_wait(tmp_path) -> None:
+    env = {**os.environ, "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}",
+           "EMBEDDING_DIM": "8", "APP_ENV": "test", "LOG_LEVEL": "WARNING"}
+    await asyncio.to_thread(migrate.upgrade, env["DATABASE_URL"], EMBEDDING_DIM)
+    run_id = await seed_run(env["DATABASE_URL"])
+    database = Database(env["DATABASE_URL"])
+    try:
+        async with database.transaction() as conn:
+            await conn.execute(scout_executions.update().values(
+                attempts=1, next_run_at=utcnow() + timedelta(minutes=2),
+                wait_reason="SearXNG did not answer",
+                error_detail="searxng: Cannot connect to host 127.0.0.1:19001 (worker w:12:ab)"))
+    finally:
+        await database.close()
+    shown = await asyncio.to_thread(scouts, "executions", "show", str(run_id), env=env)
+    assert shown.returncode == 0, shown.stderr
+    assert "SearXNG did not answer; retrying at" in shown.stdout
+    assert "detail  searxng: Cannot connect to host 127.0.0.1:19001 (worker w:12:ab)" in (
+        shown.stdout)
