@@ -193,7 +193,7 @@ class Runner:
                         worker=self.worker_id, values={
                             "attempts": attempts,
                             "next_run_at": now + backoff(attempts - 1, None),
-                            "wait_reason": f"{SAVE_FAILED}; it will try again",
+                            "wait_reason": SAVE_FAILED,
                             "error_detail": detail, "lease_owner": None,
                             "lease_expires_at": None,
                         })
@@ -221,6 +221,7 @@ class Runner:
             "attempts": 0,
             "next_run_at": None,
             "wait_reason": None,
+            "error_detail": None,
             "lease_owner": None,
             "lease_expires_at": None,
         }

@@ -171,10 +171,16 @@ async def test_a_save_that_meets_a_busy_database_releases_the_run_to_wait(
     assert run["next_run_at"] == world.clock.now + timedelta(seconds=15)
     assert "database is locked" in run["error_detail"]
 
+    owner, _ = await owner_and_operator_views(world, run, scout["user_id"])
+    assert owner["wait_reason"] == ("the run's progress could not be saved; trying again in "
+                                    "less than a minute")
+
     monkeypatch.setattr(run_store, "add_step", real_add_step)
     world.clock.advance(seconds=16)  # no lease to wait out: the next try comes on time
     report = await world.engine.tick()
     assert report.advanced == {str(run["id"]): "search"}
+    moved = await world.run_of(scout["id"])
+    assert moved["wait_reason"] is None and moved["error_detail"] is None
 
 
 def slow_then_busy(world: World, monkeypatch, exc: ServiceBusy, minutes: float) -> None:
