@@ -21,6 +21,7 @@ from engine.clients.errors import ServiceBusy, ServiceError
 from engine.clients.mailer import Mailer
 from engine.clock import utcnow
 from engine.db import Database
+from engine.storage import messages as message_store
 from engine.storage import outbox
 from engine.storage import runs as run_store
 from engine.storage.sanitize import clean, clean_text
@@ -373,3 +374,13 @@ async def test_the_operator_sees_the_error_behind_a_wait(tmp_path) -> None:
     assert "SearXNG did not answer; retrying at" in shown.stdout
     assert "detail  searxng: Cannot connect to host 127.0.0.1:19001 (worker w:12:ab)" in (
         shown.stdout)
+
+
+async def test_a_chat_reply_with_a_nul_is_stored_without_it(world: World) -> None:
+    scout = await world.add_scout()
+    async with world.db.transaction() as conn:
+        await message_store.add_message(conn, scout["id"], "assistant",
+                                        "Saved\x00 your scout \ud83d.", world.clock.now)
+    async with world.db.read() as conn:
+        [message] = await message_store.list_messages(conn, scout["id"])
+    assert message["content"] == "Saved your scout \ufffd."
