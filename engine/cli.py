@@ -153,6 +153,7 @@ def _print_execution(view: dict[str, Any], now: datetime) -> None:
         ("lease", f"{view['lease_owner']} until {_when(view['lease_expires_at'], now)}"
          if view["lease_owner"] else "-"),
         ("waiting", view["wait_reason"] or "-"), ("error", view["error_message"] or "-"),
+        ("detail", view.get("error_detail") or "-"),
         ("checkpoint", json.dumps(view["checkpoint"])),
         ("actions", ", ".join(view["actions"]) or "-"),
     ]

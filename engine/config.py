@@ -36,6 +36,8 @@ SETTINGS_ENV_VARS: tuple[str, ...] = (
     "TICK_SECONDS",
     "RUN_DEADLINE_SECONDS",
     "WORKER_CONCURRENCY",
+    "RUN_LEASE_SECONDS",
+    "MAIL_CLAIM_SECONDS",
     "LOG_LEVEL",
     "TRUSTED_PROXIES",
 )
@@ -116,6 +118,8 @@ class Settings:
     tick_seconds: int = 5
     run_deadline_seconds: int = 600
     worker_concurrency: int = 4
+    run_lease_seconds: int = 90
+    mail_claim_seconds: int = 300
     log_level: str = "INFO"
     # Peers whose X-Forwarded-For is believed (our own front end's proxy); nobody by default.
     trusted_proxies: tuple[IPNetwork, ...] = ()
@@ -169,6 +173,9 @@ class Settings:
             tick_seconds=_int(env, "TICK_SECONDS", cls.tick_seconds),
             run_deadline_seconds=_int(env, "RUN_DEADLINE_SECONDS", cls.run_deadline_seconds),
             worker_concurrency=_int(env, "WORKER_CONCURRENCY", cls.worker_concurrency),
+            run_lease_seconds=_int(env, "RUN_LEASE_SECONDS", cls.run_lease_seconds, minimum=3),
+            mail_claim_seconds=_int(env, "MAIL_CLAIM_SECONDS", cls.mail_claim_seconds,
+                                    minimum=2),
             log_level=(env.get("LOG_LEVEL", "").strip() or cls.log_level).upper(),
             jwt_secret_generated=generated,
             trusted_proxies=_networks(env, "TRUSTED_PROXIES"),

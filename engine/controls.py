@@ -89,7 +89,7 @@ class RunControls:
             run = await self._load(conn, execution_id, user_id)
             checkpoint = dict(run["checkpoint"] or {})
             values: dict[str, Any] = {
-                "attempts": 0, "next_run_at": None, "wait_reason": None,
+                "attempts": 0, "next_run_at": None, "wait_reason": None, "error_detail": None,
                 "deadline_at": now + self.deadline,
             }
             if run["state"] == "failed":

@@ -12,7 +12,7 @@ import os
 import secrets
 import socket
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from engine.clients.retry import DEFAULT_POLICY, RetryPolicy
 from engine.clock import utcnow
@@ -48,11 +48,13 @@ class ScoutEngine:
         self.db = db
         self.clock = clock
         self.tools = tools or Toolbox.from_settings(settings, retry=retry)
-        self.notifier = Notifier(db, self.tools.mailer, settings.public_url)
+        worker_id = worker_id or new_worker_id()
+        self.notifier = Notifier(db, self.tools.mailer, settings.public_url, worker_id=worker_id,
+                                 claim=timedelta(seconds=settings.mail_claim_seconds),
+                                 clock=clock)
         self.executions = Executions(db)
         self.controls = RunControls(db, settings, self.executions)
-        self.runner = Runner(db, self.tools, self.notifier, settings,
-                             worker_id or new_worker_id(), clock)
+        self.runner = Runner(db, self.tools, self.notifier, settings, worker_id, clock)
         self.scheduler = Scheduler(db, self.runner, self.notifier, settings)
         self.doctor = Doctor(settings, self.tools.session)
 

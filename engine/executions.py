@@ -71,4 +71,4 @@ class Executions:
             if row is None:
                 raise execution_not_found()
             steps = await execution_store.list_steps(conn, execution_id)
-        return execution_detail(row, steps, now)
+        return execution_detail(row, steps, now, operator=user_id is None)

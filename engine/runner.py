@@ -7,9 +7,11 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from engine.clients.errors import ServiceBusy, ServiceError
@@ -20,23 +22,28 @@ from engine.notify import Notifier
 from engine.steps import STEPS, Outcome, StepContext, failure, step_record
 from engine.storage import runs as run_store
 from engine.storage import scouts as scout_store
+from engine.storage.sanitize import clean, clean_text
 from engine.storage.vectors import most_similar
 from engine.toolbox import Toolbox
+from engine.views import service_wait_reason
 
 log = logging.getLogger(__name__)
 
-LEASE = timedelta(seconds=90)
 DUPLICATE_SIMILARITY = 0.85
 DISABLE_AFTER_FAILURES = 3
 MAX_WAIT = timedelta(minutes=10)
+# Owners read this when the database refused a step's result; the exception is logged and
+# kept in the run's error_detail for the operator.
+SAVE_FAILED = "the run's progress could not be saved"
 
 
 async def end_run_from_outside(
     conn: AsyncConnection, run: dict[str, Any], message: str, now: datetime,
-    *, cancelled: bool = False,
+    *, cancelled: bool = False, worker: str | None = None, detail: str | None = None,
 ) -> bool:
     """Fail a run that no worker is committing (deadline sweep, cancel), whoever holds its
     lease: the holder's own commit is guarded by the state and will find it changed.
+    With ``worker``, only while that worker still holds it.
 
     False when the run left its state first."""
     values: dict[str, Any] = {
@@ -44,12 +51,12 @@ async def end_run_from_outside(
         "checkpoint": {**(run["checkpoint"] or {}), "failed_in": run["state"]},
         "completed_at": now, "error_message": message, "lease_owner": None,
         "lease_expires_at": None, "next_run_at": None, "wait_reason": None,
-        "transitions": run["transitions"] + 1,
+        "error_detail": detail, "transitions": run["transitions"] + 1,
     }
     if cancelled:
         values["cancelled_at"] = now
     if not await run_store.update_guarded(conn, run["id"], expected_state=run["state"],
-                                          worker=None, values=values):
+                                          worker=worker, values=values):
         return False
     description = "Run cancelled" if cancelled else "Run failed"
     await run_store.add_step(conn, run["id"], step_record("analyze", description, now,
@@ -82,6 +89,7 @@ class Runner:
         self.settings = settings
         self.worker_id = worker_id
         self.clock = clock
+        self.lease = timedelta(seconds=settings.run_lease_seconds)
 
     async def advance(self, execution: dict[str, Any], now: datetime) -> str:
         """Run one transition of a run this worker has leased; returns what happened."""
@@ -99,7 +107,7 @@ class Runner:
         try:
             outcome = await self._run_step(ctx)
         except ServiceBusy as exc:
-            return await self._postpone(execution, exc, now)
+            return await self._postpone(execution, exc)
         finally:
             heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -110,6 +118,12 @@ class Runner:
             log.info("run %s changed while worker %s advanced it; work dropped",
                      execution["id"], self.worker_id)
             return "lost"
+        except Exception as exc:
+            # Keeping the lease would leave the run idle until it lapses, then redo the
+            # step and fail the same way, lease after lease, until the deadline.
+            log.exception("saving step %s of run %s failed", execution["state"],
+                          execution["id"])
+            return await self._commit_failed(execution, scout, exc)
         return outcome.trigger
 
     async def _run_step(self, ctx: StepContext) -> Outcome:
@@ -133,20 +147,25 @@ class Runner:
     async def _keep_lease(self, execution_id: uuid.UUID) -> None:
         """Refresh the lease while a slow step runs, so no one takes the run over."""
         while True:
-            await asyncio.sleep(LEASE.total_seconds() / 3)
+            await asyncio.sleep(self.lease.total_seconds() / 3)
             async with self.db.transaction() as conn:
                 alive = await run_store.extend_lease(
-                    conn, execution_id, self.worker_id, self.clock() + LEASE)
+                    conn, execution_id, self.worker_id, self.clock() + self.lease)
             if not alive:
                 return
 
-    async def _postpone(self, execution: dict[str, Any], exc: ServiceBusy, now: datetime) -> str:
+    async def _postpone(self, execution: dict[str, Any], exc: ServiceBusy) -> str:
+        # Counted from when the step gave up, not from the tick's start: a step that hung
+        # for minutes would otherwise get a retry time already in the past.
+        gave_up = self.clock()
         attempts = execution["attempts"] + 1
         wait = backoff(attempts - 1, exc.retry_after)
         values = {
             "attempts": attempts,
-            "next_run_at": now + wait,
-            "wait_reason": f"{exc.service} is busy or unreachable ({exc.message})",
+            "next_run_at": gave_up + wait,
+            "wait_reason": clean_text(service_wait_reason(exc.service, exc.hint,
+                                                          exc.retry_after is not None)),
+            "error_detail": clean_text(f"{exc} (worker {self.worker_id})")[:2000],
             "lease_owner": None,
             "lease_expires_at": None,
         }
@@ -156,11 +175,44 @@ class Runner:
         log.info("run %s waits %s: %s", execution["id"], wait, exc)
         return "waiting"
 
+    async def _commit_failed(
+        self, execution: dict[str, Any], scout: dict[str, Any], exc: Exception
+    ) -> str:
+        """Release the run and record why. A database that is away or busy heals, so the
+        run waits and retries; anything else would fail the same way again, so the run
+        fails now instead of spinning until its deadline."""
+        now = self.clock()
+        detail = clean_text(f"saving the {execution['state']} step failed: "
+                            f"{type(exc).__name__}: {exc} (worker {self.worker_id})")[:2000]
+        try:
+            async with self.db.transaction() as conn:
+                if _heals_by_itself(exc):
+                    attempts = execution["attempts"] + 1
+                    await run_store.update_guarded(
+                        conn, execution["id"], expected_state=execution["state"],
+                        worker=self.worker_id, values={
+                            "attempts": attempts,
+                            "next_run_at": now + backoff(attempts - 1, None),
+                            "wait_reason": SAVE_FAILED,
+                            "error_detail": detail, "lease_owner": None,
+                            "lease_expires_at": None,
+                        })
+                    return "waiting"
+                if await end_run_from_outside(conn, execution, SAVE_FAILED, now,
+                                              worker=self.worker_id, detail=detail):
+                    await self.record_failure(conn, scout, SAVE_FAILED, now)
+        except Exception:
+            # The database is unreachable even for this; the lease lapses on its own.
+            log.exception("could not record the failed save of run %s", execution["id"])
+            return "error"
+        return "fail"
+
     async def commit(
         self, execution: dict[str, Any], scout: dict[str, Any], outcome: Outcome, now: datetime
     ) -> None:
         """New state + checkpoint + history row (+ results, bookkeeping, emails): one
         transaction, or nothing."""
+        outcome = _storable(outcome)
         new_state = next_state(execution["state"], outcome.trigger)
         values: dict[str, Any] = {
             "state": new_state,
@@ -169,6 +221,7 @@ class Runner:
             "attempts": 0,
             "next_run_at": None,
             "wait_reason": None,
+            "error_detail": None,
             "lease_owner": None,
             "lease_expires_at": None,
         }
@@ -231,3 +284,19 @@ class Runner:
                         DISABLE_AFTER_FAILURES)
             await self.notifier.scout_disabled(conn, scout, error, now)
 
+
+def _storable(outcome: Outcome) -> Outcome:
+    """The outcome with every text the services produced made safe for the database."""
+    return replace(
+        outcome, checkpoint=clean(outcome.checkpoint), step=clean(outcome.step),
+        error=clean(outcome.error), answer=clean(outcome.answer),
+        summary=clean(outcome.summary),
+    )
+
+
+def _heals_by_itself(exc: Exception) -> bool:
+    """A lost connection or a locked database, as opposed to data the database refuses."""
+    if isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, (sa.exc.OperationalError, sa.exc.InterfaceError, OSError,
+                            TimeoutError))

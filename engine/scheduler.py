@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from engine.config import Settings
 from engine.db import Database
 from engine.notify import Notifier
-from engine.runner import LEASE, Runner, end_run_from_outside
+from engine.runner import Runner, end_run_from_outside
 from engine.storage import runs as run_store
 from engine.storage import scouts as scout_store
 from engine.validation import is_complete
@@ -46,7 +46,7 @@ class Scheduler:
         report.expired = await self.expire(now)
         report.dispatched = await self.dispatch(now)
         async with self.db.transaction() as conn:
-            claimed = await run_store.claim(conn, self.runner.worker_id, now, LEASE,
+            claimed = await run_store.claim(conn, self.runner.worker_id, now, self.runner.lease,
                                             self.settings.worker_concurrency)
         outcomes = await asyncio.gather(
             *(self.runner.advance(run, now) for run in claimed), return_exceptions=True

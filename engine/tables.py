@@ -135,6 +135,9 @@ scout_executions = sa.Table(
     sa.Column("lease_expires_at", UTCDateTime),
     sa.Column("next_run_at", UTCDateTime),
     sa.Column("wait_reason", sa.Text),
+    # The operator's side of a wait or failure (exception text, worker); wait_reason and
+    # error_message are what the owner reads.
+    sa.Column("error_detail", sa.Text),
     sa.Column("deadline_at", UTCDateTime, nullable=False),
     sa.Column("started_at", UTCDateTime, nullable=False),
     sa.Column("completed_at", UTCDateTime),
@@ -227,6 +230,11 @@ notifications = sa.Table(
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
     sa.Column("sent_at", UTCDateTime),
     sa.Column("last_error", sa.Text),
+    # One Message-ID per row, reused on every retry, so receivers can drop a repeat.
+    sa.Column("message_id", sa.String(255), nullable=False),
+    # A sender's claim: no other worker sends the row until claimed_until has passed.
+    sa.Column("claimed_by", sa.String(100)),
+    sa.Column("claimed_until", UTCDateTime),
     sa.Index(
         "ix_notifications_unsent",
         "next_attempt_at",

@@ -41,4 +41,5 @@ class Toolbox:
         )
 
     async def close(self) -> None:
+        await self.mailer.close()
         await self.session.close()

@@ -5,6 +5,7 @@ Internal columns (password hashes, leases' raw checkpoint) never leave through h
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -73,23 +74,73 @@ def checkpoint_summary(checkpoint: dict[str, Any] | None) -> dict[str, Any]:
     }
 
 
-def wait_reason(row: dict[str, Any], now: datetime) -> str | None:
-    """Why an in-flight run is not moving right now, in words an operator can act on."""
+# aiohttp's connection errors and addresses of the deployment's own services: the operator
+# needs them, the owner can do nothing with them.
+_CONNECT_ERROR = re.compile(r"Cannot connect to host \S+ ssl:\S+(?: \[[^\]]*\])?")
+_INTERNAL_ADDRESS = re.compile(
+    r"(?:https?://)?(?:\[[0-9a-fA-F:.]+\]|(?:\d{1,3}\.){3}\d{1,3}|localhost)(?::\d+)?(?:/\S*)?"
+    r"|https?://[A-Za-z0-9-]+:\d+(?:/\S*)?"
+)
+
+
+def owner_text(text: str | None) -> str | None:
+    """An error message with connection details and internal addresses taken out."""
+    if not text:
+        return text
+    text = _CONNECT_ERROR.sub("could not connect", text)
+    return _INTERNAL_ADDRESS.sub("(internal address)", text)
+
+
+SERVICE_NAMES = {"ollama": "Ollama", "searxng": "SearXNG", "crawl4ai": "Crawl4AI",
+                 "smtp": "email"}
+
+
+def service_wait_reason(service: str, hint: str | None, asked_to_wait: bool = False) -> str:
+    """Why a run waits for a service, in words for the scout's owner."""
+    name = SERVICE_NAMES.get(service, service)
+    if hint:
+        return f"{name} had a problem: {hint}"
+    # A Retry-After means the service answered, only not yet with the work.
+    return f"{name} is busy" if asked_to_wait else f"{name} did not answer"
+
+
+def in_about(seconds: float) -> str:
+    if seconds < 60:
+        return "in less than a minute"
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return f"in about {minutes} minute{'s' if minutes != 1 else ''}"
+    hours = round(minutes / 60)
+    return f"in about {hours} hour{'s' if hours != 1 else ''}"
+
+
+def wait_reason(row: dict[str, Any], now: datetime, operator: bool = False) -> str | None:
+    """Why an in-flight run is not moving right now. The owner reads plain words; the
+    operator also gets worker ids, lease times and the error behind a wait."""
     if row["state"] in ("done", "failed"):
         return None
     if row["deadline_at"] <= now:
-        return "past its deadline; the next tick will fail it"
+        return ("past its deadline; the next tick will fail it" if operator
+                else "ran out of time; it will be stopped shortly")
     lease_until = row.get("lease_expires_at")
     if row.get("lease_owner") and lease_until and lease_until > now:
+        if not operator:
+            return "working on it now"
         return (f"being advanced by worker {row['lease_owner']} "
                 f"(lease until {lease_until.isoformat()})")
     next_run = row.get("next_run_at")
     if next_run and next_run > now:
         reason = row.get("wait_reason") or "waiting"
-        return f"{reason}; retrying at {next_run.isoformat()}"
+        if not operator:
+            return f"{reason}; trying again {in_about((next_run - now).total_seconds())}"
+        detail = row.get("error_detail")
+        return f"{reason}; retrying at {next_run.isoformat()}" + (f" ({detail})" if detail
+                                                                  else "")
     if lease_until and lease_until <= now and row.get("lease_owner"):
+        if not operator:
+            return "picking up where it left off shortly"
         return f"worker {row['lease_owner']} stopped answering; the next tick takes the run over"
-    return "queued for the next scheduler tick"
+    return "queued for the next scheduler tick" if operator else "about to start its next step"
 
 
 def execution_actions(row: dict[str, Any], now: datetime) -> list[str]:
@@ -104,7 +155,9 @@ def execution_actions(row: dict[str, Any], now: datetime) -> list[str]:
     return actions
 
 
-def execution_summary(row: dict[str, Any], now: datetime) -> dict[str, Any]:
+def execution_summary(
+    row: dict[str, Any], now: datetime, operator: bool = False
+) -> dict[str, Any]:
     return {
         "id": row["id"],
         "scout_id": row["scout_id"],
@@ -113,11 +166,11 @@ def execution_summary(row: dict[str, Any], now: datetime) -> dict[str, Any]:
         "trigger": row["trigger"],
         "started_at": row["started_at"],
         "completed_at": row["completed_at"],
-        "error_message": row["error_message"],
+        "error_message": row["error_message"] if operator else owner_text(row["error_message"]),
         "results_summary": row["results_summary"],
         "summary_text": row["summary_text"],
         "is_duplicate": row["is_duplicate"],
-        "wait_reason": wait_reason(row, now),
+        "wait_reason": wait_reason(row, now, operator),
         "next_run_at": row["next_run_at"],
     }
 
@@ -129,19 +182,31 @@ STEP_KEYS = (
 
 
 def execution_detail(
-    row: dict[str, Any], steps: list[dict[str, Any]], now: datetime
+    row: dict[str, Any], steps: list[dict[str, Any]], now: datetime, operator: bool = False
 ) -> dict[str, Any]:
-    return {
-        **execution_summary(row, now),
+    """``operator`` (the CLI) adds the worker holding the run and the error behind a wait;
+    owners get the same keys with those left empty."""
+    view = {
+        **execution_summary(row, now, operator),
         "attempts": row["attempts"],
         "transitions": row["transitions"],
         "round": (row.get("checkpoint") or {}).get("round", 0),
         "engine_version": row["engine_version"],
-        "lease_owner": row["lease_owner"],
-        "lease_expires_at": row["lease_expires_at"],
+        "lease_owner": row["lease_owner"] if operator else None,
+        "lease_expires_at": row["lease_expires_at"] if operator else None,
         "deadline_at": row["deadline_at"],
         "cancelled_at": row["cancelled_at"],
         "checkpoint": checkpoint_summary(row.get("checkpoint")),
         "actions": execution_actions(row, now),
-        "steps": [{key: step[key] for key in STEP_KEYS} for step in steps],
+        "steps": [_step_view(step, operator) for step in steps],
     }
+    if operator:
+        view["error_detail"] = row.get("error_detail")
+    return view
+
+
+def _step_view(step: dict[str, Any], operator: bool) -> dict[str, Any]:
+    view = {key: step[key] for key in STEP_KEYS}
+    if not operator:
+        view["error_message"] = owner_text(view["error_message"])
+    return view

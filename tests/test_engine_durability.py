@@ -49,6 +49,8 @@ async def test_crash_before_commit_repeats_the_transition_once(world: World, mon
         raise WorkerDied("killed between the side effect and the commit")
 
     monkeypatch.setattr(run_store, "add_step", die)
+    # A dead process records nothing, not even that its save failed.
+    monkeypatch.setattr(world.engine.runner, "_commit_failed", die)
     report = await world.engine.tick()
     assert report.advanced == {str(run["id"]): "error"}
     monkeypatch.setattr(run_store, "add_step", real_add_step)
@@ -245,12 +247,8 @@ async def test_a_live_worker_keeps_its_lease_during_a_slow_step(
 ) -> None:
     from datetime import timedelta
 
-    import engine.runner
-    import engine.scheduler
-
     lease = timedelta(seconds=0.3)
-    monkeypatch.setattr(engine.runner, "LEASE", lease)
-    monkeypatch.setattr(engine.scheduler, "LEASE", lease)
+    monkeypatch.setattr(world.engine.runner, "lease", lease)
     scout = await world.add_scout()
     world.ollama.reply_tool_call("searchWeb", {"query": "slow news"})
     gate = hold_model_calls(world, monkeypatch)

@@ -159,7 +159,7 @@ async def test_rate_limited_run_waits_then_resumes(world: World) -> None:
     assert report.advanced == {str(run["id"]): "waiting"}
     assert run["state"] == "planning" and run["attempts"] == 1
     assert (run["next_run_at"] - world.clock.now).total_seconds() == 120
-    assert "ollama is busy" in run["wait_reason"]
+    assert run["wait_reason"] == "Ollama is busy"
 
     world.clock.advance(seconds=60)
     report = await world.engine.tick()

@@ -38,7 +38,8 @@ class ServiceBusy(ClientFailure):
     ) -> None:
         super().__init__(service, message)
         self.retry_after = retry_after
-        # A plain-language detail safe to show owners: no addresses, no exception text.
+        # Plain words safe to show the scout's owner ("all its search engines failed");
+        # ``message`` may hold addresses and exception text and stays with the operator.
         self.hint = hint
 
 

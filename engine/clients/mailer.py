@@ -8,6 +8,7 @@ Mailpit may offer STARTTLS with a self-signed certificate, and silently trying i
 
 from __future__ import annotations
 
+import asyncio
 import html as html_lib
 import re
 from collections.abc import Sequence
@@ -90,13 +91,31 @@ class Mailer:
         self._mail_from = mail_from
         self._timeout = timeout
         self._retry = retry
+        self._quitting: set[asyncio.Task[None]] = set()
 
     @property
     def enabled(self) -> bool:
         return self._settings is not None
 
-    async def send(self, to: str | Sequence[str], subject: str, text: str, html: str) -> None:
-        """Send a text + HTML alternative message. Check ``enabled`` first."""
+    async def close(self) -> None:
+        """Let the connections of sent messages finish saying goodbye."""
+        if self._quitting:
+            await asyncio.gather(*self._quitting, return_exceptions=True)
+
+    @property
+    def sender_domain(self) -> str:
+        """The domain of MAIL_FROM, for Message-IDs."""
+        address = parseaddr(self._mail_from)[1] or self._mail_from
+        return address.rpartition("@")[2] or "localhost"
+
+    async def send(
+        self, to: str | Sequence[str], subject: str, text: str, html: str,
+        *, message_id: str | None = None,
+    ) -> None:
+        """Send a text + HTML alternative message. Check ``enabled`` first.
+
+        Pass the same ``message_id`` on every retry of one email: receivers and their
+        filters use it to recognise a repeat."""
         settings = self._settings
         if settings is None:
             raise ServiceError(SERVICE, "mail is off (SMTP_URL is empty)")
@@ -105,30 +124,51 @@ class Mailer:
         message["From"] = self._mail_from
         message["To"] = ", ".join(recipients)
         message["Subject"] = " ".join(subject.split())
+        if message_id:
+            message["Message-ID"] = message_id
         message.set_content(text)
         message.add_alternative(html, subtype="html")
 
         async def attempt() -> None:
+            client = aiosmtplib.SMTP(
+                hostname=settings.host,
+                port=settings.port,
+                username=settings.username,
+                password=settings.password,
+                use_tls=settings.use_tls,
+                start_tls=settings.start_tls,
+                timeout=self._timeout,
+            )
             try:
-                await aiosmtplib.send(
+                await client.connect()
+                await client.send_message(
                     message,
                     sender=parseaddr(self._mail_from)[1] or self._mail_from,
                     recipients=recipients,
-                    hostname=settings.host,
-                    port=settings.port,
-                    username=settings.username,
-                    password=settings.password,
-                    use_tls=settings.use_tls,
-                    start_tls=settings.start_tls,
-                    timeout=self._timeout,
                 )
             except (aiosmtplib.SMTPException, OSError) as exc:
+                client.close()
                 detail = f"{type(exc).__name__}: {exc}"
                 if _is_transient_smtp(exc):
                     raise TransientFailure(f"SMTP server not reachable: {detail}") from exc
                 raise ServiceError(SERVICE, f"SMTP server refused the mail: {detail}") from exc
+            # The server took the message with its "250" to DATA. QUIT's answer is awaited
+            # in the background: the caller records "sent" one round trip sooner, and a
+            # crash in that round trip would otherwise send the email a second time.
+            quitting = asyncio.create_task(_quit(client))
+            self._quitting.add(quitting)
+            quitting.add_done_callback(self._quitting.discard)
 
         await call_with_retry(SERVICE, attempt, self._retry)
+
+
+async def _quit(client: aiosmtplib.SMTP) -> None:
+    try:
+        await client.quit()
+    except (aiosmtplib.SMTPException, OSError):
+        pass  # the message was accepted already; a rude goodbye loses nothing
+    finally:
+        client.close()
 
 
 # ---- rendering -------------------------------------------------------------------------

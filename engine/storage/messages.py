@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from engine.storage.rows import as_dicts
+from engine.storage.sanitize import clean_text
 from engine.storage.scouts import touch_scout
 from engine.tables import scout_messages
 
@@ -15,9 +16,11 @@ from engine.tables import scout_messages
 async def add_message(
     conn: AsyncConnection, scout_id: uuid.UUID, role: str, content: str, now: datetime
 ) -> dict[str, Any]:
-    """Store a chat message; like the original's trigger, it bumps the scout's updated_at."""
-    row = {"id": uuid.uuid4(), "scout_id": scout_id, "role": role, "content": content,
-           "created_at": now}
+    """Store a chat message; like the original's trigger, it bumps the scout's updated_at.
+
+    The assistant's replies come from the model, which may emit text PostgreSQL refuses."""
+    row = {"id": uuid.uuid4(), "scout_id": scout_id, "role": role,
+           "content": clean_text(content), "created_at": now}
     await conn.execute(scout_messages.insert().values(**row))
     await touch_scout(conn, scout_id, now)
     return row
