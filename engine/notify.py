@@ -16,7 +16,6 @@ import logging
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from email.utils import make_msgid
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -64,7 +63,7 @@ class Notifier:
             conn, now, user_id=scout["user_id"], scout_id=scout["id"],
             execution_id=execution_id, kind=kind, to_address=to, subject=content.subject,
             text_body=content.text, html_body=content.html,
-            message_id=make_msgid(domain=self.mailer.sender_domain),
+            message_id=self.mailer.new_message_id(),
         )
         return True
 

@@ -121,7 +121,7 @@ class PasswordReset:
             conn, now, user_id=user_id, scout_id=None, execution_id=None,
             kind="set_password" if purpose == "invite" else "password_reset",
             to_address=email, subject=content.subject, text_body=content.text,
-            html_body=content.html,
+            html_body=content.html, message_id=self.mailer.new_message_id(),
         )
         return True
 

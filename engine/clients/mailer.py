@@ -14,7 +14,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
-from email.utils import parseaddr
+from email.utils import make_msgid, parseaddr
 from urllib.parse import parse_qs, unquote, urlsplit
 from xml.etree.ElementTree import Element
 
@@ -107,6 +107,11 @@ class Mailer:
         """The domain of MAIL_FROM, for Message-IDs."""
         address = parseaddr(self._mail_from)[1] or self._mail_from
         return address.rpartition("@")[2] or "localhost"
+
+    def new_message_id(self) -> str:
+        """A Message-ID for one outbox row: made once at enqueue, reused on every retry, so
+        a repeated delivery is recognisable as the same message."""
+        return make_msgid(domain=self.sender_domain)
 
     async def send(
         self, to: str | Sequence[str], subject: str, text: str, html: str,
