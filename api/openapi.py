@@ -116,12 +116,22 @@ CHAT_REQUEST = obj({
     "location": nullable(LOCATION),
 }, ["scoutId", "messages"])
 
+FINDING = obj({
+    "execution_id": UUID, "scout_id": UUID, "scout_title": nullable(STR),
+    "completed_at": nullable(TIME), "summary": STR,
+    "excerpt": {"type": "string", "description": "plain text from the report, near the words"},
+    "similarity": nullable({"type": "number", "description": "cosine similarity; null for a "
+                            "text match on a run that has no embedding yet"}),
+    "match": {"enum": ["meaning", "text"]}, "is_duplicate": BOOL,
+})
+
 COMPONENTS = {
     "Location": LOCATION, "ScoutInput": SCOUT_INPUT, "Scout": SCOUT, "Execution": EXECUTION,
     "ExecutionDetail": EXECUTION_DETAIL, "Step": STEP, "User": USER, "Session": SESSION,
     "Error": ERROR, "Preferences": PREFERENCES, "Message": MESSAGE,
     "Credentials": CREDENTIALS, "RefreshRequest": REFRESH, "ChatRequest": CHAT_REQUEST,
 }
+COMPONENTS["Finding"] = FINDING
 
 
 def json_content(schema: dict[str, Any]) -> dict[str, Any]:
@@ -188,13 +198,25 @@ OPERATIONS: list[tuple[str, str, str, bool, Any, str, Any, tuple[str, ...]]] = [
      "(text/event-stream), or plain text with ?format=text or Accept: text/plain", True,
      ref("ChatRequest"), "200", None, ("400", "404", "422", "502", "503")),
 ]
+OPERATIONS.append(
+    ("get", "/api/findings", "The caller's findings ranked by meaning, best first", True,
+     None, "200", wrapped("findings", {"type": "array", "items": ref("Finding")}),
+     ("404", "422", "503")))
 
-PARAMETERS = {
+PARAMETERS: dict[str, list[dict[str, Any]]] = {
     "/api/scouts/{id}/executions": [
         {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1,
                                                     "maximum": 100, "default": 20}},
         {"name": "before", "in": "query", "schema": STR,
          "description": "next_cursor of the previous page"},
+    ],
+    "/api/findings": [
+        {"name": "q", "in": "query", "required": True,
+         "schema": {"type": "string", "minLength": 1, "maxLength": 500}},
+        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1,
+                                                    "maximum": 50, "default": 20}},
+        {"name": "scout_id", "in": "query", "schema": UUID,
+         "description": "only this scout's findings"},
     ],
 }
 

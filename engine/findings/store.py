@@ -1,0 +1,207 @@
+"""The two ways a finding is found: nearest summaries by meaning, and a plain text match.
+
+A finding is a finished run with a summary. Every query is scoped to the caller through the
+scout's owner. PostgreSQL ranks through the HNSW cosine index, SQLite in Python over the
+packed float32 vectors; both order by the same cosine similarity.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import operator
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from pgvector.sqlalchemy import VECTOR
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from engine.tables import scout_executions as runs
+from engine.tables import scouts
+
+# The HNSW scan starts with this many candidates and, being iterative, keeps walking the
+# graph while the caller's filter discards other users' rows, up to MAX_SCAN_TUPLES.
+EF_SEARCH = 100
+MAX_SCAN_TUPLES = 20_000
+# strict_order keeps the index's answers in exact distance order, so PostgreSQL and the
+# Python ranking on SQLite list the same findings in the same order.
+ITERATIVE_SCAN = "strict_order"
+MAX_WORDS = 8
+
+
+@dataclass(frozen=True)
+class Hit:
+    execution_id: uuid.UUID
+    scout_id: uuid.UUID
+    scout_title: str | None
+    completed_at: datetime | None
+    summary: str
+    report: str
+    is_duplicate: bool
+    similarity: float | None  # None for a text match (the run has no embedding yet)
+
+
+_report = runs.c.results_summary["response"].as_string()
+
+_COLUMNS = (
+    runs.c.id, runs.c.scout_id, scouts.c.title, runs.c.completed_at, runs.c.summary_text,
+    _report.label("report"), runs.c.is_duplicate,
+)
+
+
+def _findings_of(user_id: uuid.UUID, scout_id: uuid.UUID | None) -> list[sa.ColumnElement[bool]]:
+    where = [
+        scouts.c.user_id == user_id,
+        runs.c.state == "done",
+        runs.c.summary_text.is_not(None),
+    ]
+    if scout_id is not None:
+        where.append(runs.c.scout_id == scout_id)
+    return where
+
+
+def _hit(row: Any, similarity: float | None) -> Hit:
+    return Hit(row.id, row.scout_id, row.title, row.completed_at, row.summary_text,
+               row.report or "", bool(row.is_duplicate), similarity)
+
+
+def _vector_literal(vector: Sequence[float]) -> str:
+    return "[" + ",".join(repr(float(v)) for v in vector) + "]"
+
+
+# ---- by meaning ---------------------------------------------------------------------------
+
+
+async def nearest(
+    conn: AsyncConnection, user_id: uuid.UUID, vector: Sequence[float], limit: int,
+    scout_id: uuid.UUID | None = None,
+) -> list[Hit]:
+    """The caller's ``limit`` findings closest to ``vector``, best first."""
+    if conn.dialect.name == "postgresql":
+        return await _nearest_postgres(conn, user_id, vector, limit, scout_id)
+    return await _nearest_python(conn, user_id, vector, limit, scout_id)
+
+
+def _postgres_query(
+    user_id: uuid.UUID, vector: Sequence[float], limit: int, scout_id: uuid.UUID | None,
+    *, exact: bool,
+) -> sa.Select[Any]:
+    query_vector = sa.cast(
+        sa.bindparam("query_vector", _vector_literal(vector), type_=sa.Text),
+        VECTOR(len(vector)),
+    )
+    where = [*_findings_of(user_id, scout_id), runs.c.summary_embedding.is_not(None)]
+    distance = runs.c.summary_embedding.op("<=>", return_type=sa.Float)(query_vector)
+    # The HNSW index answers ORDER BY exactly this expression; "+ 0" hides it from the
+    # planner, for the exhaustive pass over the caller's own rows.
+    order = distance + 0 if exact else distance
+    return (
+        sa.select(*_COLUMNS, distance.label("distance"))
+        .select_from(runs.join(scouts, scouts.c.id == runs.c.scout_id))
+        .where(*where)
+        .order_by(order)
+        .limit(limit)
+    )
+
+
+async def _nearest_postgres(
+    conn: AsyncConnection, user_id: uuid.UUID, vector: Sequence[float], limit: int,
+    scout_id: uuid.UUID | None,
+) -> list[Hit]:
+    # Settings local to this transaction, sent in one round trip. A plan made for the
+    # actual question and user: from the sixth run of a prepared statement PostgreSQL would
+    # otherwise try a generic plan, which cannot weigh the user filter against the index
+    # and measured ten times slower.
+    await conn.execute(sa.select(
+        sa.func.set_config("plan_cache_mode", "force_custom_plan", True),
+        sa.func.set_config("hnsw.ef_search", str(max(EF_SEARCH, limit)), True),
+        sa.func.set_config("hnsw.iterative_scan", ITERATIVE_SCAN, True),
+        sa.func.set_config("hnsw.max_scan_tuples", str(MAX_SCAN_TUPLES), True),
+    ))
+    rows = (await conn.execute(
+        _postgres_query(user_id, vector, limit, scout_id, exact=False))).all()
+    if len(rows) < limit:
+        # The index walk stopped at MAX_SCAN_TUPLES before finding enough of this user's
+        # rows (a user with few findings among very many), or there are fewer: an exact
+        # pass over the user's own rows is cheap exactly then and makes the answer complete.
+        rows = (await conn.execute(
+            _postgres_query(user_id, vector, limit, scout_id, exact=True))).all()
+    return [_hit(r, 1.0 - float(r.distance)) for r in rows]
+
+
+def cosine_similarity(query: Sequence[float], query_norm: float, other: Sequence[float]) -> float:
+    norm = query_norm * math.hypot(*other)
+    return sum(map(operator.mul, query, other)) / norm if norm else 0.0
+
+
+async def _nearest_python(
+    conn: AsyncConnection, user_id: uuid.UUID, vector: Sequence[float], limit: int,
+    scout_id: uuid.UUID | None,
+) -> list[Hit]:
+    candidates = await conn.execute(
+        sa.select(runs.c.id, runs.c.summary_embedding)
+        .select_from(runs.join(scouts, scouts.c.id == runs.c.scout_id))
+        .where(*_findings_of(user_id, scout_id), runs.c.summary_embedding.is_not(None)))
+    query = [float(v) for v in vector]
+    query_norm = math.hypot(*query)
+    scored: list[tuple[float, uuid.UUID]] = []
+    for row in candidates:
+        # A vector of another size comes from an earlier model (before `scouts reembed`).
+        if len(row.summary_embedding) == len(query):
+            scored.append((cosine_similarity(query, query_norm, row.summary_embedding), row.id))
+    best = heapq.nsmallest(limit, scored, key=lambda s: (-s[0], s[1]))
+    if not best:
+        return []
+    details = {
+        row.id: row for row in (await conn.execute(
+            sa.select(*_COLUMNS)
+            .select_from(runs.join(scouts, scouts.c.id == runs.c.scout_id))
+            .where(runs.c.id.in_([execution_id for _, execution_id in best]))))
+    }
+    return [_hit(details[execution_id], similarity) for similarity, execution_id in best]
+
+
+# ---- by text ------------------------------------------------------------------------------
+
+
+def words_of(text: str) -> list[str]:
+    """Distinct lower-case words of the query, punctuation at their ends dropped."""
+    words: list[str] = []
+    for raw in text.lower().split():
+        word = raw.strip(".,;:!?\"'()[]{}")
+        if word and word not in words:
+            words.append(word)
+    return words[:MAX_WORDS]
+
+
+def _contains(column: sa.ColumnElement[Any], word: str) -> sa.ColumnElement[bool]:
+    escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return sa.func.lower(sa.func.coalesce(column, "")).like(f"%{escaped}%", escape="\\")
+
+
+async def text_matches(
+    conn: AsyncConnection, user_id: uuid.UUID, text: str, limit: int,
+    scout_id: uuid.UUID | None = None,
+) -> list[Hit]:
+    """The caller's findings without an embedding whose summary or report holds every word
+    of ``text``, newest first: they cannot be ranked by meaning, but must not be invisible.
+    """
+    words = words_of(text)
+    if not words:
+        return []
+    where = [
+        *_findings_of(user_id, scout_id),
+        runs.c.summary_embedding.is_(None),
+        *(sa.or_(_contains(runs.c.summary_text, w), _contains(_report, w)) for w in words),
+    ]
+    rows = (await conn.execute(
+        sa.select(*_COLUMNS)
+        .select_from(runs.join(scouts, scouts.c.id == runs.c.scout_id))
+        .where(*where)
+        .order_by(runs.c.completed_at.desc(), runs.c.id)
+        .limit(limit))).all()
+    return [_hit(r, None) for r in rows]
