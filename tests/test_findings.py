@@ -340,3 +340,36 @@ async def test_postgres_sparse_user_still_gets_every_finding(
         hits = await store.nearest(
             conn, uuid.UUID(alice.id), ollama.vector_for("bob finding 7"), 10)
     assert {str(h.execution_id) for h in hits} == mine
+
+
+async def test_after_a_model_change_old_findings_stay_findable(
+    database_url: str, db: Database, clock: FakeClock,
+) -> None:
+    """EMBEDDING_DIM changed, `scouts reembed` not run yet: SQLite finds the old runs by
+    their words, PostgreSQL (whose column still has the old size) answers a clear 503."""
+    from aiohttp.test_utils import TestServer
+
+    from api.app import build_services, create_app
+    async with FakeOllama(embed_dim=EMBEDDING_DIM * 2) as bigger:
+        settings = Settings.from_env({
+            "DATABASE_URL": database_url, "APP_ENV": "test",
+            "JWT_SECRET": "test-secret-that-is-long-enough-0123456789",
+            "EMBEDDING_DIM": str(EMBEDDING_DIM * 2), "OLLAMA_URL": bigger.url,
+        })
+        services = build_services(settings, db=db, clock=clock, bcrypt_rounds=4)
+        try:
+            async with TestClient(TestServer(create_app(services, own_database=False))) as c:
+                user = await signup(c, "dave@example.com")
+                scout = await user.create_scout(title="food")
+                async with FakeOllama(embed_dim=EMBEDDING_DIM) as old_model:
+                    old = await Findings(db, clock, old_model).add(
+                        scout["id"], "A ramen shop opened on Colfax")
+                status, body = await search(user, q="ramen")
+        finally:
+            await services.engine.close()
+    if db.dialect == "postgresql":
+        assert status == 503
+        assert "scouts reembed" in body["error"]["message"]
+    else:
+        assert status == 200
+        assert [(h["execution_id"], h["match"]) for h in body["findings"]] == [(old, "text")]

@@ -6,6 +6,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+import sqlalchemy as sa
+
 from engine.clients.errors import ClientFailure, ModelMissing, ServiceBusy
 from engine.clients.ollama import OllamaClient
 from engine.db import Database
@@ -66,9 +68,18 @@ class FindingsSearch:
                 if await scout_store.get_scout(conn, user_id, query.scout_id) is None:
                     raise NotFound("scout not found")
         vector = await self._embed(query.text)
-        async with self.db.read() as conn:
-            by_meaning = await nearest(conn, user_id, vector, query.limit, query.scout_id)
-            by_text = await text_matches(conn, user_id, query.text, query.limit, query.scout_id)
+        try:
+            async with self.db.read() as conn:
+                by_meaning = await nearest(conn, user_id, vector, query.limit, query.scout_id)
+                by_text = await text_matches(conn, user_id, query.text, query.limit,
+                                             query.scout_id, len(vector))
+        except sa.exc.DBAPIError as exc:
+            if "different vector dimensions" not in str(exc):
+                raise
+            # EMBEDDING_DIM was changed but the column still has the old size.
+            raise SearchUnavailable(
+                "Search is unavailable: the stored summaries have another size than "
+                f"EMBEDDING_DIM={self.embedding_dim}; run `scouts reembed`") from None
         words = words_of(query.text)
         return [finding_view(h, words) for h in merge(by_meaning, by_text, query.limit)]
 

@@ -197,19 +197,31 @@ def _contains(column: sa.ColumnElement[Any], word: str) -> sa.ColumnElement[bool
     return sa.func.lower(sa.func.coalesce(column, "")).like(f"%{escaped}%", escape="\\")
 
 
+def _not_rankable(conn: AsyncConnection, dim: int | None) -> sa.ColumnElement[bool]:
+    unembedded = runs.c.summary_embedding.is_(None)
+    if dim is None or conn.dialect.name == "postgresql":
+        # PostgreSQL's column has one size for every row.
+        return unembedded
+    # SQLite keeps vectors of an earlier model until `scouts reembed`; they cannot be
+    # compared with the question's, so they are searched by their words too.
+    packed_size = sa.func.length(sa.type_coerce(runs.c.summary_embedding, sa.LargeBinary))
+    return sa.or_(unembedded, packed_size != dim * 4)
+
+
 async def text_matches(
     conn: AsyncConnection, user_id: uuid.UUID, text: str, limit: int,
-    scout_id: uuid.UUID | None = None,
+    scout_id: uuid.UUID | None = None, dim: int | None = None,
 ) -> list[Hit]:
-    """The caller's findings without an embedding whose summary or report holds every word
-    of ``text``, newest first: they cannot be ranked by meaning, but must not be invisible.
+    """The caller's findings without a usable embedding (of ``dim`` numbers) whose summary
+    or report holds every word of ``text``, newest first: they cannot be ranked by meaning,
+    but must not be invisible.
     """
     words = words_of(text)
     if not words:
         return []
     where = [
         *_findings_of(user_id, scout_id),
-        runs.c.summary_embedding.is_(None),
+        _not_rankable(conn, dim),
         *(sa.or_(_contains(runs.c.summary_text, w), _contains(_report, w)) for w in words),
     ]
     rows = (await conn.execute(
