@@ -14,7 +14,7 @@ from engine.db import Database
 from engine.errors import DomainError, NotFound
 from engine.findings.excerpt import excerpt
 from engine.findings.query import FindingsQuery
-from engine.findings.store import Hit, nearest, text_matches, words_of
+from engine.findings.store import Hit, find, words_of
 from engine.storage import scouts as scout_store
 
 
@@ -70,9 +70,8 @@ class FindingsSearch:
         vector = await self._embed(query.text)
         try:
             async with self.db.read() as conn:
-                by_meaning = await nearest(conn, user_id, vector, query.limit, query.scout_id)
-                by_text = await text_matches(conn, user_id, query.text, query.limit,
-                                             query.scout_id, len(vector))
+                by_meaning, by_text = await find(
+                    conn, user_id, vector, query.text, query.limit, query.scout_id)
         except sa.exc.DBAPIError as exc:
             if "different vector dimensions" not in str(exc):
                 raise

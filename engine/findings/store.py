@@ -108,10 +108,7 @@ def _postgres_query(
     )
 
 
-async def _nearest_postgres(
-    conn: AsyncConnection, user_id: uuid.UUID, vector: Sequence[float], limit: int,
-    scout_id: uuid.UUID | None,
-) -> list[Hit]:
+async def _prepare_postgres(conn: AsyncConnection, limit: int) -> None:
     # Settings local to this transaction, sent in one round trip. A plan made for the
     # actual question and user: from the sixth run of a prepared statement PostgreSQL would
     # otherwise try a generic plan, which cannot weigh the user filter against the index
@@ -122,8 +119,12 @@ async def _nearest_postgres(
         sa.func.set_config("hnsw.iterative_scan", ITERATIVE_SCAN, True),
         sa.func.set_config("hnsw.max_scan_tuples", str(MAX_SCAN_TUPLES), True),
     ))
-    rows = (await conn.execute(
-        _postgres_query(user_id, vector, limit, scout_id, exact=False))).all()
+
+
+async def _complete_postgres(
+    conn: AsyncConnection, rows: list[Any], user_id: uuid.UUID, vector: Sequence[float],
+    limit: int, scout_id: uuid.UUID | None,
+) -> list[Hit]:
     if len(rows) < limit:
         # The index walk stopped at MAX_SCAN_TUPLES before finding enough of this user's
         # rows (a user with few findings among very many), or there are fewer: an exact
@@ -131,6 +132,16 @@ async def _nearest_postgres(
         rows = (await conn.execute(
             _postgres_query(user_id, vector, limit, scout_id, exact=True))).all()
     return [_hit(r, 1.0 - float(r.distance)) for r in rows]
+
+
+async def _nearest_postgres(
+    conn: AsyncConnection, user_id: uuid.UUID, vector: Sequence[float], limit: int,
+    scout_id: uuid.UUID | None,
+) -> list[Hit]:
+    await _prepare_postgres(conn, limit)
+    rows = (await conn.execute(
+        _postgres_query(user_id, vector, limit, scout_id, exact=False))).all()
+    return await _complete_postgres(conn, rows, user_id, vector, limit, scout_id)
 
 
 def cosine_similarity(unit_query: Sequence[float], other: Sequence[float]) -> float:
@@ -219,15 +230,52 @@ async def text_matches(
     words = words_of(text)
     if not words:
         return []
-    where = [
+    where = _text_where(conn, user_id, words, scout_id, dim)
+    rows = (await conn.execute(_text_query(where, limit))).all()
+    return [_hit(r, None) for r in rows]
+
+
+def _text_where(
+    conn: AsyncConnection, user_id: uuid.UUID, words: list[str], scout_id: uuid.UUID | None,
+    dim: int | None,
+) -> list[sa.ColumnElement[bool]]:
+    return [
         *_findings_of(user_id, scout_id),
         _not_rankable(conn, dim),
         *(sa.or_(_contains(runs.c.summary_text, w), _contains(_report, w)) for w in words),
     ]
-    rows = (await conn.execute(
-        sa.select(*_COLUMNS)
+
+
+def _text_query(where: list[sa.ColumnElement[bool]], limit: int) -> sa.Select[Any]:
+    return (
+        sa.select(*_COLUMNS, sa.cast(sa.null(), sa.Float).label("distance"))
         .select_from(runs.join(scouts, scouts.c.id == runs.c.scout_id))
         .where(*where)
         .order_by(runs.c.completed_at.desc(), runs.c.id)
-        .limit(limit))).all()
-    return [_hit(r, None) for r in rows]
+        .limit(limit)
+    )
+
+
+# ---- both at once -------------------------------------------------------------------------
+
+
+async def find(
+    conn: AsyncConnection, user_id: uuid.UUID, vector: Sequence[float], text: str, limit: int,
+    scout_id: uuid.UUID | None = None,
+) -> tuple[list[Hit], list[Hit]]:
+    """(by meaning, by words) for one question: what GET /api/findings merges."""
+    if conn.dialect.name != "postgresql":
+        return (await _nearest_python(conn, user_id, vector, limit, scout_id),
+                await text_matches(conn, user_id, text, limit, scout_id, len(vector)))
+    await _prepare_postgres(conn, limit)
+    meaning = _postgres_query(user_id, vector, limit, scout_id, exact=False)
+    words = words_of(text)
+    # One round trip for both lists; the text branch has no distance.
+    query = (sa.union_all(meaning, _text_query(_text_where(conn, user_id, words, scout_id, None),
+                                               limit))
+             if words else meaning)
+    rows = (await conn.execute(query)).all()
+    by_text = [_hit(r, None) for r in rows if r.distance is None]
+    meaning_rows = [r for r in rows if r.distance is not None]
+    return (await _complete_postgres(conn, meaning_rows, user_id, vector, limit, scout_id),
+            by_text)
