@@ -301,21 +301,24 @@ async def _plan(conn: Any, query: sa.Select[Any]) -> str:
     return "\n".join(r[0] for r in rows)
 
 
-async def test_postgres_search_goes_through_the_hnsw_index(
-    db: Database, alice: User, findings: Findings, ollama: FakeOllama
+async def test_postgres_uses_the_hnsw_index_beyond_a_few_hundred_findings(
+    db: Database, alice: User, findings: Findings, ollama: FakeOllama,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     if db.dialect != "postgresql":
         pytest.skip("the HNSW index exists on PostgreSQL only")
-    vector = ollama.vector_for("q")
+    scout = await alice.create_scout(title="food")
+    await findings.add(scout["id"], SUMMARIES[0])
+    await findings.add(scout["id"], SUMMARIES[1])
+    user_id, vector = uuid.UUID(alice.id), ollama.vector_for("q")
     async with db.read() as conn:
-        # On a table this small the planner prefers to sort the user's rows; forbid that
-        # to see whether the query's shape can be answered by the index at all.
-        await conn.execute(sa.text("SET LOCAL enable_seqscan = off"))
-        await conn.execute(sa.text("SET LOCAL enable_sort = off"))
-        indexed = await _plan(conn, store._postgres_query(
-            uuid.UUID(alice.id), vector, 10, None, exact=False))
-        exact = await _plan(conn, store._postgres_query(
-            uuid.UUID(alice.id), vector, 10, None, exact=True))
+        assert await store._prepare_postgres(conn, user_id, 10, None) is False
+    monkeypatch.setattr(store, "EXACT_UP_TO", 1)
+    async with db.read() as conn:
+        assert await store._prepare_postgres(conn, user_id, 10, None) is True
+        indexed = await _plan(conn, store._postgres_query(user_id, vector, 10, None,
+                                                          exact=False))
+        exact = await _plan(conn, store._postgres_query(user_id, vector, 10, None, exact=True))
     assert "ix_scout_executions_summary_embedding_hnsw" in indexed
     assert "ix_scout_executions_summary_embedding_hnsw" not in exact
 
@@ -327,16 +330,21 @@ async def test_postgres_sparse_user_still_gets_every_finding(
     if db.dialect != "postgresql":
         pytest.skip("the HNSW index exists on PostgreSQL only")
     bobs_scout = await bob.create_scout(title="busy")
-    for i in range(120):
-        await findings.add(bobs_scout["id"], f"bob finding {i}")
+    async with db.transaction() as conn:
+        at = findings.clock.now
+        await conn.execute(scout_executions.insert(), [{
+            "id": uuid.uuid4(), "scout_id": uuid.UUID(bobs_scout["id"]), "state": "done",
+            "trigger": "schedule", "engine_version": 1, "checkpoint": {}, "deadline_at": at,
+            "started_at": at, "completed_at": at, "created_at": at,
+            "summary_text": f"bob finding {i}",
+            "summary_embedding": ollama.vector_for(f"bob finding {i}")} for i in range(600)])
     scout = await alice.create_scout(title="quiet")
     mine = {await findings.add(scout["id"], s) for s in SUMMARIES[:3]}
-    # The index walk gives up long before reaching Alice's three rows.
+    # Through the index, which gives up long before reaching Alice's three rows.
+    monkeypatch.setattr(store, "EXACT_UP_TO", 1)
     monkeypatch.setattr(store, "EF_SEARCH", 10)
     monkeypatch.setattr(store, "MAX_SCAN_TUPLES", 10)
     async with db.read() as conn:
-        await conn.execute(sa.text("SET LOCAL enable_seqscan = off"))
-        await conn.execute(sa.text("SET LOCAL enable_sort = off"))
         hits = await store.nearest(
             conn, uuid.UUID(alice.id), ollama.vector_for("bob finding 7"), 10)
     assert {str(h.execution_id) for h in hits} == mine

@@ -30,6 +30,11 @@ MAX_SCAN_TUPLES = 20_000
 # strict_order keeps the index's answers in exact distance order, so PostgreSQL and the
 # Python ranking on SQLite list the same findings in the same order.
 ITERATIVE_SCAN = "strict_order"
+# Up to this many findings an exact scan of the user's own rows is quicker than walking the
+# index past everybody else's (each row read costs a detoasted 3 KB vector); above it the
+# planner is told to use the index, because it cannot tell: it prices the sort of a few
+# thousand rows far below what reading their vectors costs (bench/findings.py).
+EXACT_UP_TO = 300
 MAX_WORDS = 8
 
 
@@ -108,24 +113,43 @@ def _postgres_query(
     )
 
 
-async def _prepare_postgres(conn: AsyncConnection, limit: int) -> None:
-    # Settings local to this transaction, sent in one round trip. A plan made for the
-    # actual question and user: from the sixth run of a prepared statement PostgreSQL would
-    # otherwise try a generic plan, which cannot weigh the user filter against the index
-    # and measured ten times slower.
-    await conn.execute(sa.select(
+def _rankable(user_id: uuid.UUID, scout_id: uuid.UUID | None) -> sa.Select[Any]:
+    return (
+        sa.select(runs.c.id)
+        .select_from(runs.join(scouts, scouts.c.id == runs.c.scout_id))
+        .where(*_findings_of(user_id, scout_id), runs.c.summary_embedding.is_not(None))
+    )
+
+
+async def _prepare_postgres(
+    conn: AsyncConnection, user_id: uuid.UUID, limit: int, scout_id: uuid.UUID | None,
+) -> bool:
+    """Settings local to this transaction, in one round trip; True when the index is to be
+    used (the user has more than EXACT_UP_TO findings), False for an exact scan.
+
+    plan_cache_mode: a plan made for the actual question and user. From the sixth run of a
+    prepared statement PostgreSQL would otherwise try a generic plan, which cannot weigh the
+    user filter against the index and measured ten times slower.
+    """
+    counted = sa.select(
+        sa.exists(_rankable(user_id, scout_id).offset(EXACT_UP_TO)).label("many")).subquery()
+    use_index = (await conn.execute(sa.select(
         sa.func.set_config("plan_cache_mode", "force_custom_plan", True),
         sa.func.set_config("hnsw.ef_search", str(max(EF_SEARCH, limit)), True),
         sa.func.set_config("hnsw.iterative_scan", ITERATIVE_SCAN, True),
         sa.func.set_config("hnsw.max_scan_tuples", str(MAX_SCAN_TUPLES), True),
-    ))
+        # Without a sort to fall back on, the only plan left is the HNSW index scan.
+        sa.func.set_config("enable_sort", sa.case((counted.c.many, "off"), else_="on"), True),
+        counted.c.many,
+    ))).one().many
+    return bool(use_index)
 
 
 async def _complete_postgres(
     conn: AsyncConnection, rows: list[Any], user_id: uuid.UUID, vector: Sequence[float],
-    limit: int, scout_id: uuid.UUID | None,
+    limit: int, scout_id: uuid.UUID | None, *, by_index: bool,
 ) -> list[Hit]:
-    if len(rows) < limit:
+    if by_index and len(rows) < limit:
         # The index walk stopped at MAX_SCAN_TUPLES before finding enough of this user's
         # rows (a user with few findings among very many), or there are fewer: an exact
         # pass over the user's own rows is cheap exactly then and makes the answer complete.
@@ -138,10 +162,11 @@ async def _nearest_postgres(
     conn: AsyncConnection, user_id: uuid.UUID, vector: Sequence[float], limit: int,
     scout_id: uuid.UUID | None,
 ) -> list[Hit]:
-    await _prepare_postgres(conn, limit)
+    use_index = await _prepare_postgres(conn, user_id, limit, scout_id)
     rows = (await conn.execute(
-        _postgres_query(user_id, vector, limit, scout_id, exact=False))).all()
-    return await _complete_postgres(conn, rows, user_id, vector, limit, scout_id)
+        _postgres_query(user_id, vector, limit, scout_id, exact=not use_index))).all()
+    return await _complete_postgres(conn, rows, user_id, vector, limit, scout_id,
+                                    by_index=use_index)
 
 
 def cosine_similarity(unit_query: Sequence[float], other: Sequence[float]) -> float:
@@ -267,8 +292,8 @@ async def find(
     if conn.dialect.name != "postgresql":
         return (await _nearest_python(conn, user_id, vector, limit, scout_id),
                 await text_matches(conn, user_id, text, limit, scout_id, len(vector)))
-    await _prepare_postgres(conn, limit)
-    meaning = _postgres_query(user_id, vector, limit, scout_id, exact=False)
+    use_index = await _prepare_postgres(conn, user_id, limit, scout_id)
+    meaning = _postgres_query(user_id, vector, limit, scout_id, exact=not use_index)
     words = words_of(text)
     # One round trip for both lists; the text branch has no distance.
     query = (sa.union_all(meaning, _text_query(_text_where(conn, user_id, words, scout_id, None),
@@ -277,5 +302,6 @@ async def find(
     rows = (await conn.execute(query)).all()
     by_text = [_hit(r, None) for r in rows if r.distance is None]
     meaning_rows = [r for r in rows if r.distance is not None]
-    return (await _complete_postgres(conn, meaning_rows, user_id, vector, limit, scout_id),
+    return (await _complete_postgres(conn, meaning_rows, user_id, vector, limit, scout_id,
+                                     by_index=use_index),
             by_text)
