@@ -73,7 +73,9 @@ class Dataset:
 
     def vector(self, topic: int) -> list[float]:
         # Uniform byte noise is much quicker to draw than Gaussian noise and clusters alike.
-        scale = NOISE * 1.7 / 128
+        # Its strength varies, so a topic has findings near its centre and far from it, as
+        # real embeddings do; equal noise would make every member equally far from a question.
+        scale = NOISE * 1.7 / 128 * (0.2 + 0.8 * random.random())
         noise = array("b", os.urandom(self.dim))
         return list(map(operator.add, self.topics[topic], (n * scale for n in noise)))
 
@@ -303,11 +305,9 @@ async def exact_top(db: Database, user_id: uuid.UUID, vector: list[float]) -> se
 
 async def _explain(db: Database, user_id: uuid.UUID, vector: list[float]) -> Any:
     async with db.read() as conn:
-        await conn.execute(sa.select(
-            sa.func.set_config("hnsw.ef_search", str(store.EF_SEARCH), True),
-            sa.func.set_config("hnsw.iterative_scan", store.ITERATIVE_SCAN, True),
-            sa.func.set_config("hnsw.max_scan_tuples", str(store.MAX_SCAN_TUPLES), True)))
-        query = store._postgres_query(user_id, vector, TOP_K, None, exact=False)
+        # The same options and the same choice between index and exact scan as the search.
+        by_index = await store._prepare_postgres(conn, user_id, TOP_K, None)
+        query = store._postgres_query(user_id, vector, TOP_K, None, exact=not by_index)
         compiled = query.compile(conn.sync_connection, compile_kwargs={"literal_binds": True})
         raw = (await conn.execute(sa.text(f"EXPLAIN (ANALYZE, FORMAT JSON) {compiled}"))).scalar()
     return (json.loads(raw) if isinstance(raw, str) else raw)[0]
