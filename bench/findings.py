@@ -266,17 +266,22 @@ async def measure(url: str, data: Dataset, queries: int, rows: int) -> dict[str,
             wall: list[float] = []
             server: list[float] = []
             hits = expected = 0
+            by_kind: dict[str, list[int]] = {}
             for _, vector in asked[:10]:  # warm the caches and the prepared statements
                 embedder.vector = vector
                 await search.search(user_id, FindingsQuery("warm up", TOP_K))
-            for _, vector in asked:
+            for kind, vector in asked:
                 embedder.vector = vector
                 start = time.perf_counter()
                 found = await search.search(user_id, FindingsQuery("question", TOP_K))
                 wall.append((time.perf_counter() - start) * 1000)
                 exact = await exact_top(db, user_id, vector)
-                hits += len({f["execution_id"] for f in found} & exact)
+                overlap = len({f["execution_id"] for f in found} & exact)
+                hits += overlap
                 expected += len(exact)
+                counts = by_kind.setdefault(kind, [0, 0])
+                counts[0] += overlap
+                counts[1] += len(exact)
                 if db.dialect == "postgresql":
                     server.append(await server_ms(db, user_id, vector))
             wall.sort()
@@ -285,6 +290,7 @@ async def measure(url: str, data: Dataset, queries: int, rows: int) -> dict[str,
                 "findings": round(rows * shares[user] / total),
                 "p50_ms": statistics.median(wall), "p99_ms": percentile(wall, 99),
                 "recall": hits / expected if expected else 1.0,
+                "recall_by_kind": {k: (h / n if n else 1.0) for k, (h, n) in by_kind.items()},
                 "server_p50_ms": statistics.median(server) if server else None,
                 "server_p99_ms": percentile(server, 99) if server else None,
                 "plan": await plan_of(db, user_id, asked[1][1]),
@@ -346,6 +352,8 @@ def print_result(kind: str, rows: int, users_count: int, dim: int,
             line += (f"  | server p50 {f['server_p50_ms']:5.2f} ms  "
                      f"p99 {f['server_p99_ms']:5.2f} ms")
         print(line)
+        print("      recall@10 by question: " + ", ".join(
+            f"{k} {v:.3f}" for k, v in f["recall_by_kind"].items()))
         if f["plan"]:
             print(f"      plan: {f['plan']}")
 
