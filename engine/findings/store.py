@@ -155,7 +155,9 @@ async def _complete_postgres(
         # pass over the user's own rows is cheap exactly then and makes the answer complete.
         rows = (await conn.execute(
             _postgres_query(user_id, vector, limit, scout_id, exact=True))).all()
-    return [_hit(r, 1.0 - float(r.distance)) for r in rows]
+    # relaxed_order may return the index's answers slightly out of order.
+    ordered = sorted(rows, key=lambda r: (float(r.distance), r.id))
+    return [_hit(r, 1.0 - float(r.distance)) for r in ordered]
 
 
 async def _nearest_postgres(
