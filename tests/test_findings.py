@@ -182,7 +182,7 @@ async def test_findings_without_embedding_are_found_by_their_words(
     assert set(by_id) == {embedded, imported}
     assert by_id[imported]["match"] == "text" and by_id[imported]["similarity"] is None
     assert by_id[embedded]["match"] == "meaning"
-    assert by_id[imported]["excerpt"] == "Openings Menya Ramen opened on Colfax."
+    assert by_id[imported]["excerpt"] == "Openings: Menya Ramen opened on Colfax."
     assert body["findings"][-1]["execution_id"] == imported
 
 
@@ -289,7 +289,8 @@ def test_excerpt_starts_near_the_words_and_drops_markdown() -> None:
     assert "Menya Ramen opened on Colfax in March." in text
     assert "**" not in text and "https://" not in text
     assert len(text) <= 245
-    assert excerpt("## Short\n\nAll of it.") == "Short All of it."
+    assert excerpt("## Short\n\nAll of it.") == "Short: All of it."
+    assert excerpt("# Done.\nYes") == "Done. Yes"
 
 
 # ---- PostgreSQL: through the HNSW index, and complete for a sparse user -------------------

@@ -9,7 +9,8 @@ EXCERPT_CHARS = 240
 
 _LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 _URL = re.compile(r"<?https?://\S+>?")
-_MARKUP = re.compile(r"^\s{0,3}(#{1,6}\s+|[-*+]\s+|\d+[.)]\s+|>\s?)", re.MULTILINE)
+_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.*?)[\s#]*$", re.MULTILINE)
+_MARKUP = re.compile(r"^\s{0,3}([-*+]\s+|\d+[.)]\s+|>\s?)", re.MULTILINE)
 _EMPHASIS = re.compile(r"(\*\*|__|\*|_|`)")
 _SPACE = re.compile(r"\s+")
 
@@ -17,6 +18,8 @@ _SPACE = re.compile(r"\s+")
 def plain_text(markdown: str) -> str:
     text = _LINK.sub(r"\1", markdown)
     text = _URL.sub("", text)
+    # A heading runs into the sentence after it once lines are joined; a colon keeps them apart.
+    text = _HEADING.sub(lambda m: m.group(1) + ("" if m.group(1)[-1:] in ".:!?" else ":"), text)
     text = _MARKUP.sub("", text)
     text = _EMPHASIS.sub("", text)
     return _SPACE.sub(" ", text).strip()

@@ -6,6 +6,11 @@ import { useEffect, useRef } from "react";
 const MAX_PAGES = 10;
 const RUN_HASH = /^#run-([0-9a-f-]{36})$/i;
 
+/** True when the address names a run (a search result link): open the reports then. */
+export function addressNamesRun(): boolean {
+  return RUN_HASH.test(window.location.hash);
+}
+
 /**
  * Brings the run named in the address (`#run-<id>`, how search results link to
  * a run) into view and marks it, loading older pages until it is on screen.
