@@ -11,6 +11,7 @@ from aiohttp import web
 
 from api import auth_routes, chat_routes, execution_routes, password_reset_routes, scout_routes
 from api.context import SERVICES, Services
+from api.findings_routes import routes as findings_routes
 from api.jsonio import json_response
 from api.middleware import errors_as_json, install_cors, storable_query
 from api.openapi import openapi_document
@@ -101,6 +102,7 @@ def create_app(
         app.router.add_routes(table)
     app.router.add_routes(chat_routes.routes)
     app.router.add_routes(password_reset_routes.routes)
+    app.router.add_routes(findings_routes)
 
     if run_scheduler:
         app.cleanup_ctx.append(_scheduler(services))

@@ -163,6 +163,14 @@ RESET_ACCEPTED = obj({"status": {"const": "accepted"}, "message": STR}, ["status
 RESET_CONFIRM = obj({"token": {"type": "string", "maxLength": 200,
                                "description": "the token from the emailed link"},
                      "password": {"type": "string", "minLength": 8}}, ["token", "password"])
+FINDING = obj({
+    "execution_id": UUID, "scout_id": UUID, "scout_title": nullable(STR),
+    "completed_at": nullable(TIME), "summary": STR,
+    "excerpt": {"type": "string", "description": "plain text from the report, near the words"},
+    "similarity": nullable({"type": "number", "description": "cosine similarity; null for a "
+                            "text match on a run that has no embedding yet"}),
+    "match": {"enum": ["meaning", "text"]}, "is_duplicate": BOOL,
+})
 
 COMPONENTS = {
     "Location": LOCATION, "ScoutInput": SCOUT_INPUT, "Scout": SCOUT, "Execution": EXECUTION,
@@ -170,6 +178,7 @@ COMPONENTS = {
     "Error": ERROR, "Preferences": PREFERENCES, "Message": MESSAGE,
     "Credentials": CREDENTIALS, "RefreshRequest": REFRESH, "ChatRequest": CHAT_REQUEST,
     "PasswordResetRequest": RESET_REQUEST, "PasswordResetConfirm": RESET_CONFIRM,
+    "Finding": FINDING,
 }
 
 
@@ -246,13 +255,25 @@ OPERATIONS: list[tuple[str, str, str, bool, Any, str, Any, tuple[str, ...]]] = [
      "(text/event-stream), or plain text with ?format=text or Accept: text/plain", True,
      ref("ChatRequest"), "200", None, ("400", "404", "422", "502", "503")),
 ]
+OPERATIONS.append(
+    ("get", "/api/findings", "The caller's findings ranked by meaning, best first", True,
+     None, "200", wrapped("findings", {"type": "array", "items": ref("Finding")}),
+     ("404", "422", "503")))
 
-PARAMETERS = {
+PARAMETERS: dict[str, list[dict[str, Any]]] = {
     "/api/scouts/{id}/executions": [
         {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1,
                                                     "maximum": 100, "default": 20}},
         {"name": "before", "in": "query", "schema": STR,
          "description": "next_cursor of the previous page"},
+    ],
+    "/api/findings": [
+        {"name": "q", "in": "query", "required": True,
+         "schema": {"type": "string", "minLength": 1, "maxLength": 500}},
+        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1,
+                                                    "maximum": 50, "default": 20}},
+        {"name": "scout_id", "in": "query", "schema": UUID,
+         "description": "only this scout's findings"},
     ],
 }
 

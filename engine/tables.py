@@ -117,6 +117,7 @@ scout_messages = sa.Table(
 )
 
 _in_flight = sa.text("state NOT IN ('done', 'failed')")
+_unembedded = sa.text("summary_embedding IS NULL AND summary_text IS NOT NULL")
 
 scout_executions = sa.Table(
     "scout_executions",
@@ -166,6 +167,13 @@ scout_executions = sa.Table(
         "next_run_at",
         postgresql_where=_in_flight,
         sqlite_where=_in_flight,
+    ),
+    # Findings search's text fallback for runs without an embedding (migration 0007).
+    sa.Index(
+        "ix_scout_executions_unembedded",
+        "scout_id",
+        postgresql_where=_unembedded,
+        sqlite_where=_unembedded,
     ),
 )
 

@@ -3,6 +3,7 @@
 import type {
   ExecutionDetail,
   ExecutionSummary,
+  Finding,
   Preferences,
   Scout,
   ScoutListItem,
@@ -266,6 +267,19 @@ export const preferences = {
   put: async (prefs: Preferences): Promise<Preferences> =>
     (await request<{ preferences: Preferences }>("PUT", "/preferences", { body: prefs })).preferences,
 };
+
+export const findings = {
+  search: async (q: string, opts: { limit?: number; scoutId?: string; signal?: AbortSignal } = {}): Promise<Finding[]> => {
+    const params = new URLSearchParams({ q, limit: String(opts.limit ?? 20) });
+    if (opts.scoutId) params.set("scout_id", opts.scoutId);
+    return (await request<{ findings: Finding[] }>("GET", `/findings?${params.toString()}`, { signal: opts.signal })).findings;
+  },
+};
+
+/** Where a search hit lives: its run, in its scout's report history. */
+export function runHref(scoutId: string, executionId: string): string {
+  return `/scout/${enc(scoutId)}?run=${enc(executionId)}#run-${enc(executionId)}`;
+}
 
 /** Where useChat posts; paired with authFetch so the stream is authorised. */
 export const CHAT_ENDPOINT = `${API}/chat`;

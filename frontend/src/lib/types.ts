@@ -119,3 +119,17 @@ export interface Preferences {
 export type ScoutPatch = Partial<
   Pick<Scout, "title" | "goal" | "description" | "search_queries" | "location" | "frequency" | "is_active">
 >;
+
+/** One hit of GET /api/findings: a finished run whose summary matched the search. */
+export interface Finding {
+  execution_id: string;
+  scout_id: string;
+  scout_title: string | null;
+  completed_at: string | null;
+  summary: string;
+  excerpt: string;
+  /** Cosine similarity; null for a text match on a run that has no embedding yet. */
+  similarity: number | null;
+  match: "meaning" | "text";
+  is_duplicate: boolean;
+}

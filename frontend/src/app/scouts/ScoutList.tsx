@@ -9,6 +9,7 @@ import type { ScoutListItem } from "@/lib/types";
 import { ConfirmDialog } from "@/components/ConfirmDialog";
 import { ErrorAlert, Loading } from "@/components/Feedback";
 import { StatusBadge } from "@/components/StatusBadge";
+import { FindingsSearch } from "./FindingsSearch";
 
 export function ScoutList() {
   const user = useRequireUser();
@@ -78,6 +79,7 @@ export function ScoutList() {
         </Link>
       </div>
       <ErrorAlert message={error} />
+      {items && items.length > 0 && <FindingsSearch />}
       {items && items.length === 0 ? (
         <div className="card empty" data-testid="scouts-empty">
           <h2>No scouts yet</h2>

@@ -79,7 +79,7 @@ export function ExecutionCard({ execution: e, detail, onNeedDetail, onAction }: 
     e.started_at && e.completed_at ? (new Date(e.completed_at).getTime() - new Date(e.started_at).getTime()) / 1000 : null;
 
   return (
-    <li className="card" data-testid="execution" data-status={e.status} aria-label={`Run started ${formatDateTime(e.started_at)}`}>
+    <li id={`run-${e.id}`} className="card" data-testid="execution" data-status={e.status} aria-label={`Run started ${formatDateTime(e.started_at)}`}>
       <div className="exec-head">
         <StatusBadge status={e.status} />
         <span className="small" title={formatDateTime(e.started_at)}>

@@ -6,6 +6,7 @@ import { formatDuration } from "@/lib/format";
 import type { ExecutionAction, ExecutionDetail, ExecutionSummary, Scout } from "@/lib/types";
 import { ErrorAlert, Loading } from "@/components/Feedback";
 import { ExecutionCard } from "./ExecutionCard";
+import { useRunAnchor } from "./useRunAnchor";
 
 const POLL_BUSY_MS = 5_000;
 const POLL_IDLE_MS = 30_000;
@@ -167,6 +168,7 @@ export function ResultsView({ scout, onScoutStale }: Props) {
 
   const list = head ? dedupe([...head, ...older]) : null;
   const moreCursor = older.length ? olderCursor : headCursor;
+  useRunAnchor(list?.map((e) => e.id) ?? null, moreCursor ? loadMore : null, loadingMore);
 
   return (
     <section aria-labelledby="results-title">

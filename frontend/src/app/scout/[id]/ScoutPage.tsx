@@ -11,6 +11,7 @@ import { ErrorAlert, Loading, NotFoundPanel } from "@/components/Feedback";
 import { ChatPanel } from "./ChatPanel";
 import { Checklist } from "./Checklist";
 import { ResultsView } from "./ResultsView";
+import { addressNamesRun } from "./useRunAnchor";
 
 type Tab = "configure" | "results";
 
@@ -34,7 +35,7 @@ export function ScoutPage({ id }: { id: string }) {
         if (cancelled) return;
         setScout(s);
         setHistory(toUIMessages(msgs));
-        setTab(s.is_active ? "results" : "configure");
+        setTab(s.is_active || addressNamesRun() ? "results" : "configure");
       } catch (err) {
         if (cancelled) return;
         // A malformed id is as unknown as a missing one.

@@ -1,0 +1,1 @@
+"""Searching everything a user's scouts ever found, by meaning (GET /api/findings)."""
