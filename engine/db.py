@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -12,6 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.pool import NullPool
 
 READ_ONLY = "scouts_read_only"
+# A connection that runs single statements without BEGIN/COMMIT around them: one
+# statement is its own consistent snapshot, and it saves two round trips per request.
+SINGLE_STATEMENT = "scouts_single_statement"
+
+T = TypeVar("T")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -29,7 +34,10 @@ def _sqlite_begin(conn: Any) -> None:
     # Writers take the write lock when the transaction starts, so two writers serialise on
     # busy_timeout instead of failing on a lock upgrade halfway through. Readers (see
     # Database.read) begin deferred and, under WAL, run beside the writer.
-    if conn.get_execution_options().get(READ_ONLY):
+    options = conn.get_execution_options()
+    if options.get(SINGLE_STATEMENT):
+        return
+    if options.get(READ_ONLY):
         conn.exec_driver_sql("BEGIN")
     else:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
@@ -48,7 +56,14 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
 
         event.listen(sync_engine, "begin", _sqlite_begin)
         return engine
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    # No pool_pre_ping: it costs a round trip on every checkout. A connection the server
+    # dropped fails its statement instead; SQLAlchemy then discards it and every older
+    # pooled connection, and Database.retrying repeats the work once on a fresh one.
+    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size)
+
+
+def is_dropped_connection(exc: BaseException) -> bool:
+    return isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated
 
 
 class Database:
@@ -57,6 +72,10 @@ class Database:
     def __init__(self, url: str, *, pool_size: int = 10) -> None:
         self.url = url
         self.engine = create_engine(url, pool_size=pool_size)
+        if self.engine.dialect.name == "postgresql":
+            self._single = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        else:
+            self._single = self.engine.execution_options(**{SINGLE_STATEMENT: True})
 
     @property
     def dialect(self) -> str:
@@ -75,13 +94,37 @@ class Database:
             async with conn.begin():
                 yield conn
 
-    async def ping(self) -> bool:
+    @asynccontextmanager
+    async def single(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for ONE read statement, sent without BEGIN/COMMIT around it.
+
+        Only for a single statement: two statements here would not share a snapshot."""
+        async with self._single.connect() as conn:
+            yield conn
+
+    async def retrying(self, work: Callable[[], Awaitable[T]]) -> T:
+        """Run idempotent ``work`` again once if the server had dropped its connection
+        (a restarted database, an idle timeout): the caller never sees that error."""
         try:
-            async with self.read() as conn:
-                await conn.execute(sa.text("SELECT 1"))
+            return await work()
+        except sa.exc.DBAPIError as exc:
+            if not is_dropped_connection(exc):
+                raise
+        return await work()
+
+    async def ping(self) -> bool:
+        async def select_one() -> None:
+            async with self.single() as conn:
+                await conn.execute(PING)
+
+        try:
+            await self.retrying(select_one)
         except Exception:
             return False
         return True
 
     async def close(self) -> None:
         await self.engine.dispose()
+
+
+PING = sa.text("SELECT 1")

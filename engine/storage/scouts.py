@@ -7,8 +7,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from engine.storage.rows import as_dict, as_dicts
-from engine.tables import scout_executions, scouts
+from engine.storage.rows import as_dict
+from engine.tables import scout_executions, scouts, users
 
 
 async def create_scout(
@@ -43,8 +43,9 @@ async def get_scout_unscoped(conn: AsyncConnection, scout_id: uuid.UUID) -> dict
     return as_dict(result.first())
 
 
-async def list_scouts(conn: AsyncConnection, user_id: uuid.UUID) -> list[dict[str, Any]]:
-    """The user's scouts, newest updated first, each with its latest execution (one query).
+def _list_statement() -> sa.Select[Any]:
+    """The user's scouts, newest updated first, each with its latest execution, joined to
+    the user's own row so that one statement also proves the account still exists.
 
     The latest run is found by a correlated subquery on (scout_id, created_at), which the
     index answers with one lookup per scout however long each scout's history grows.
@@ -58,9 +59,10 @@ async def list_scouts(conn: AsyncConnection, user_id: uuid.UUID) -> list[dict[st
         .scalar_subquery()
     )
     latest = scout_executions.alias("latest")
-    query = (
+    return (
         sa.select(
-            scouts,
+            users.c.id.label("owner_id"),
+            *scouts.c,
             latest.c.id.label("latest_id"),
             latest.c.state.label("latest_state"),
             latest.c.cancelled_at.label("latest_cancelled_at"),
@@ -68,11 +70,25 @@ async def list_scouts(conn: AsyncConnection, user_id: uuid.UUID) -> list[dict[st
             latest.c.completed_at.label("latest_completed_at"),
             latest.c.summary_text.label("latest_summary_text"),
         )
-        .select_from(scouts.outerjoin(latest, latest.c.id == latest_id))
-        .where(scouts.c.user_id == user_id)
+        .select_from(
+            users.outerjoin(scouts, scouts.c.user_id == users.c.id)
+            .outerjoin(latest, latest.c.id == latest_id)
+        )
+        .where(users.c.id == sa.bindparam("user_id", type_=sa.Uuid))
         .order_by(scouts.c.updated_at.desc(), scouts.c.id)
     )
-    return as_dicts(await conn.execute(query))
+
+
+# Built once: constructing this statement costs more than running it from the cache.
+LIST_SCOUTS = _list_statement()
+
+
+async def list_scouts(conn: AsyncConnection, user_id: uuid.UUID) -> list[dict[str, Any]] | None:
+    """The user's scouts (see _list_statement); None when the user does not exist."""
+    rows = (await conn.execute(LIST_SCOUTS, {"user_id": user_id})).all()
+    if not rows:
+        return None
+    return [dict(row._mapping) for row in rows if row.id is not None]
 
 
 async def update_scout(
