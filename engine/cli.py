@@ -52,9 +52,11 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join([line, *body])
 
 
-def _with_engine(settings: Settings, work: Callable[[ScoutEngine], Awaitable[int]]) -> int:
+def _with_engine(
+    settings: Settings, work: Callable[[ScoutEngine], Awaitable[int]], pool_size: int = 2
+) -> int:
     async def main() -> int:
-        db = Database(settings.database_url, pool_size=2)
+        db = Database(settings.database_url, pool_size=pool_size)
         engine = ScoutEngine(settings, db)
         try:
             return await work(engine)
@@ -96,7 +98,9 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
         await engine.run_forever(stop, heartbeat.touch if heartbeat else None)
         return 0
 
-    return _with_engine(settings, work)
+    # A connection per run in flight, plus the chores (dispatch, expiry, email) and lease
+    # heartbeats: a smaller pool opens and closes connections on the hot path.
+    return _with_engine(settings, work, pool_size=settings.worker_concurrency + 2)
 
 
 def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
