@@ -98,9 +98,13 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
         await engine.run_forever(stop, heartbeat.touch if heartbeat else None)
         return 0
 
-    # A connection per run in flight, plus the chores (dispatch, expiry, email) and lease
-    # heartbeats: a smaller pool opens and closes connections on the hot path.
-    return _with_engine(settings, work, pool_size=settings.worker_concurrency + 2)
+    return _with_engine(settings, work, pool_size=worker_pool_size(settings.worker_concurrency))
+
+
+def worker_pool_size(concurrency: int) -> int:
+    """A connection per run in flight (a run holds one only while it commits, so beyond 16
+    they would sit idle), plus the chores (dispatch, expiry, email) and lease heartbeats."""
+    return min(concurrency, 16) + 2
 
 
 def cmd_list(args: argparse.Namespace, settings: Settings) -> int:

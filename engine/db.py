@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -43,9 +44,21 @@ def _sqlite_begin(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+def _json_dumps(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+# Checkpoints (whole conversations) are written on every transition and every scout row
+# carries JSON: orjson does both directions several times faster than the stdlib.
+JSON_CODEC: dict[str, Any] = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
+
+
+def create_engine(
+    url: str, *, pool_size: int = 10, isolation_level: str | None = None
+) -> AsyncEngine:
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, poolclass=NullPool if ":memory:" in url else None)
+        engine = create_async_engine(url, poolclass=NullPool if ":memory:" in url else None,
+                                     **JSON_CODEC)
         sync_engine = engine.sync_engine
         event.listen(sync_engine, "connect", _sqlite_pragmas)
 
@@ -59,7 +72,12 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     # No pool_pre_ping: it costs a round trip on every checkout. A connection the server
     # dropped fails its statement instead; SQLAlchemy then discards it and every older
     # pooled connection, and Database.retrying repeats the work once on a fresh one.
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size)
+    # No overflow either: a connection opened for a burst and closed after it costs a
+    # connect, type introspection and fresh prepared statements; waiting for a pooled
+    # one is cheaper.
+    options: dict[str, Any] = {"isolation_level": isolation_level} if isolation_level else {}
+    return create_async_engine(url, pool_size=pool_size, max_overflow=0, **JSON_CODEC,
+                               **options)
 
 
 def is_dropped_connection(exc: BaseException) -> bool:
@@ -73,9 +91,19 @@ class Database:
         self.url = url
         self.engine = create_engine(url, pool_size=pool_size)
         if self.engine.dialect.name == "postgresql":
-            self._single = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+            # A pool of its own whose connections are born in autocommit: switching a
+            # pooled connection's isolation level on every checkout showed in profiles.
+            self._single = create_engine(
+                url, pool_size=pool_size, isolation_level="AUTOCOMMIT"
+            ).execution_options(**{SINGLE_STATEMENT: True})
         else:
             self._single = self.engine.execution_options(**{SINGLE_STATEMENT: True})
+
+    @property
+    def engines(self) -> tuple[AsyncEngine, ...]:
+        """Every engine this database sends statements through (for instrumentation)."""
+        return (self.engine,) if self._single.pool is self.engine.pool else (
+            self.engine, self._single)
 
     @property
     def dialect(self) -> str:
@@ -125,6 +153,8 @@ class Database:
 
     async def close(self) -> None:
         await self.engine.dispose()
+        if self._single.pool is not self.engine.pool:
+            await self._single.dispose()
 
 
 PING = sa.text("SELECT 1")

@@ -37,7 +37,6 @@ def counting_statements(db: Database) -> Iterator[list[str]]:
     """Every statement the database receives, transaction control included (a BEGIN
     that a single-statement connection does not send is not counted)."""
     seen: list[str] = []
-    engine = db.engine.sync_engine
 
     def sends_transaction_control(conn: Any) -> bool:
         options = conn.get_execution_options()
@@ -59,18 +58,18 @@ def counting_statements(db: Database) -> Iterator[list[str]]:
                 seen.append(name)
         return listener
 
-    commit, rollback = on_end("COMMIT"), on_end("ROLLBACK")
-    event.listen(engine, "before_cursor_execute", on_execute)
-    event.listen(engine, "begin", on_begin)
-    event.listen(engine, "commit", commit)
-    event.listen(engine, "rollback", rollback)
+    listeners = [("before_cursor_execute", on_execute), ("begin", on_begin),
+                 ("commit", on_end("COMMIT")), ("rollback", on_end("ROLLBACK"))]
+    engines = [engine.sync_engine for engine in db.engines]
+    for engine in engines:
+        for name, listener in listeners:
+            event.listen(engine, name, listener)
     try:
         yield seen
     finally:
-        event.remove(engine, "before_cursor_execute", on_execute)
-        event.remove(engine, "begin", on_begin)
-        event.remove(engine, "commit", commit)
-        event.remove(engine, "rollback", rollback)
+        for engine in engines:
+            for name, listener in listeners:
+                event.remove(engine, name, listener)
 
 
 async def state_of(world: World, scout_id: uuid.UUID) -> str | None:
