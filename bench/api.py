@@ -19,6 +19,7 @@ import aiohttp
 from bench.common import (
     BIN,
     JWT_SECRET,
+    SCOUT,
     Load,
     Postgres,
     Process,
@@ -44,11 +45,6 @@ RUNS_PER_SCOUT = 5
 SECONDS = 5
 PASSWORD = "correct horse battery"
 LOGINS = 20
-
-SCOUT = {"title": "Ramen openings", "goal": "Find new ramen shops", "description": "Watch news",
-         "search_queries": ["new ramen Denver"], "frequency": "daily", "is_active": True,
-         "location": {"city": "Denver", "latitude": 39.7, "longitude": -104.9}}
-
 
 async def seed(url: str) -> str:
     """The user, their scouts and runs; returns an access token for them."""
@@ -181,9 +177,18 @@ async def list_on_sqlite(pg_cpu: float, results: list[Result]) -> None:
 async def health_during_logins(pg: Postgres, results: list[Result]) -> None:
     project, base = serve(pg.url, "serve-logins")
     latencies: list[float] = []
+    quiet: list[float] = []
     logins = 0
     try:
         await wait_http(base + "/api/health")
+        async with aiohttp.ClientSession() as session:
+            # The same checks with no logins running: what the machine itself costs.
+            for _ in range(200):
+                start = time.perf_counter()
+                async with session.get(base + "/api/health") as resp:
+                    await resp.read()
+                quiet.append((time.perf_counter() - start) * 1000)
+                await asyncio.sleep(0.01)
         stop = time.monotonic() + SECONDS * 2
 
         async def login(session: aiohttp.ClientSession) -> None:
@@ -209,6 +214,9 @@ async def health_during_logins(pg: Postgres, results: list[Result]) -> None:
     finally:
         project.stop()
     p99 = percentile(latencies, 0.99)
+    results.append(Result(
+        "`/api/health` with no logins (same process, reference)",
+        f"p50 {percentile(quiet, 0.5):.1f} ms, p99 {percentile(quiet, 0.99):.1f} ms"))
     results.append(Result(
         f"`/api/health` while {LOGINS} logins run (bcrypt 12 rounds)",
         f"p50 {percentile(latencies, 0.5):.1f} ms, p99 {p99:.1f} ms over {len(latencies)} "

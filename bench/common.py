@@ -69,7 +69,7 @@ class Postgres:
     async def statements(self) -> int:
         """Statements the server ran since the last reset, the benchmark's own excluded."""
         conn = await self.connect()
-        where = "WHERE query NOT ILIKE '%pg_stat_statements%' AND query NOT LIKE '%/*bench*/%'"
+        where = "WHERE query NOT ILIKE '%pg_stat_statements%' AND query NOT LIKE '%bench_%'"
         try:
             if os.environ.get("BENCH_VERBOSE"):
                 for row in await conn.fetch(f"SELECT calls, left(query, 90) AS q "
@@ -286,3 +286,35 @@ def percentile(values: list[float], p: float) -> float:
 
 def as_json(value: Any) -> str:
     return json.dumps(value, default=str)
+
+
+# ---- data ----------------------------------------------------------------------------------
+
+SCOUT = {"title": "Ramen openings", "goal": "Find new ramen shops", "description": "Watch news",
+         "search_queries": ["new ramen Denver"], "frequency": "daily", "is_active": True,
+         "location": {"city": "Denver", "latitude": 39.7, "longitude": -104.9}}
+
+
+async def seed_due_scouts(url: str, count: int) -> None:
+    """One user with ``count`` active, complete scouts that are all due."""
+    import uuid
+
+    from engine.clock import utcnow
+    from engine.db import Database
+    from engine.storage.users import create_user
+    from engine.tables import scouts
+
+    db = Database(url)
+    now = utcnow()
+    try:
+        async with db.transaction() as conn:
+            user = await create_user(conn, f"owner-{uuid.uuid4().hex[:8]}@example.com", "x",
+                                     now)
+            assert user is not None
+            rows = [{**SCOUT, "id": uuid.uuid4(), "user_id": user["id"],
+                     "title": f"Scout {i}", "consecutive_failures": 0, "created_at": now,
+                     "updated_at": now} for i in range(count)]
+            for start in range(0, count, 1000):
+                await conn.execute(scouts.insert(), rows[start:start + 1000])
+    finally:
+        await db.close()

@@ -54,11 +54,13 @@ JSON_CODEC: dict[str, Any] = {"json_serializer": _json_dumps, "json_deserializer
 
 
 def create_engine(
-    url: str, *, pool_size: int = 10, isolation_level: str | None = None
+    url: str, *, pool_size: int = 10, isolation_level: str | None = None,
+    reset_on_return: bool = True,
 ) -> AsyncEngine:
     if url.startswith("sqlite"):
+        reset: dict[str, Any] = {} if reset_on_return else {"pool_reset_on_return": None}
         engine = create_async_engine(url, poolclass=NullPool if ":memory:" in url else None,
-                                     **JSON_CODEC)
+                                     **JSON_CODEC, **reset)
         sync_engine = engine.sync_engine
         event.listen(sync_engine, "connect", _sqlite_pragmas)
 
@@ -97,7 +99,12 @@ class Database:
                 url, pool_size=pool_size, isolation_level="AUTOCOMMIT"
             ).execution_options(**{SINGLE_STATEMENT: True})
         else:
-            self._single = self.engine.execution_options(**{SINGLE_STATEMENT: True})
+            # Its own pool without the ROLLBACK on return, which these connections never
+            # need (they never BEGIN) and which costs aiosqlite a thread hop per request.
+            # An in-memory database exists once per connection, so it shares the pool.
+            single = self.engine if ":memory:" in url else create_engine(
+                url, reset_on_return=False)
+            self._single = single.execution_options(**{SINGLE_STATEMENT: True})
 
     @property
     def engines(self) -> tuple[AsyncEngine, ...]:

@@ -272,11 +272,18 @@ async def add_step(
 ) -> None:
     """A history row. ``step_number`` is the run's transition counter after this
     transition (every transition writes exactly one row), so no max() query is needed."""
-    await conn.execute(
-        scout_execution_steps.insert().values(
-            id=uuid.uuid4(), execution_id=execution_id, step_number=step_number, **step,
-        )
-    )
+    await conn.execute(INSERT_STEP, {**step, "id": uuid.uuid4(), "execution_id": execution_id,
+                                     "step_number": step_number})
+
+
+# Statements built once: the SET/VALUES columns come from each call's parameters, so
+# SQLAlchemy reuses its compiled forms without rebuilding a statement per transition.
+INSERT_STEP = scout_execution_steps.insert()
+_GUARD = (scout_executions.c.id == sa.bindparam("guard_id"),
+          scout_executions.c.state == sa.bindparam("guard_state"))
+UPDATE_IN_STATE = scout_executions.update().where(*_GUARD)
+UPDATE_IN_STATE_LEASED = scout_executions.update().where(
+    *_GUARD, scout_executions.c.lease_owner == sa.bindparam("guard_worker"))
 
 
 async def update_guarded(
@@ -289,13 +296,11 @@ async def update_guarded(
 ) -> bool:
     """Apply ``values`` only if the run is still in ``expected_state`` (and leased by
     ``worker`` when given). False means someone else changed it first."""
-    conditions = [scout_executions.c.id == execution_id,
-                  scout_executions.c.state == expected_state]
-    if worker is not None:
-        conditions.append(scout_executions.c.lease_owner == worker)
-    result = await conn.execute(
-        scout_executions.update().where(*conditions).values(**values)
-    )
+    params = {**values, "guard_id": execution_id, "guard_state": expected_state}
+    if worker is None:
+        result = await conn.execute(UPDATE_IN_STATE, params)
+    else:
+        result = await conn.execute(UPDATE_IN_STATE_LEASED, {**params, "guard_worker": worker})
     return result.rowcount == 1
 
 
