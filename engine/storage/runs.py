@@ -161,7 +161,7 @@ async def dispatch_due(conn: AsyncConnection, now: datetime, deadline: timedelta
     return max(result.rowcount, 0)
 
 
-def _runnable(now: datetime) -> sa.ColumnElement[bool]:
+def _runnable(now: Any) -> sa.ColumnElement[bool]:
     return sa.and_(
         IN_FLIGHT,
         scout_executions.c.deadline_at > now,
@@ -173,36 +173,42 @@ def _runnable(now: datetime) -> sa.ColumnElement[bool]:
     )
 
 
+def _claim_statements() -> tuple[sa.Update, sa.Select[Any], sa.Update]:
+    """Built once (parameters: now, limit, worker, until; SQLite's also run_id)."""
+    now = sa.bindparam("now", type_=UTCDateTime())
+    runnable = _runnable(now)
+    candidates = sa.select(scout_executions.c.id).where(runnable).order_by(
+        scout_executions.c.next_run_at.is_not(None),
+        scout_executions.c.next_run_at,
+        scout_executions.c.created_at,
+    ).limit(sa.bindparam("limit"))
+    lease = {"lease_owner": sa.bindparam("worker"),
+             "lease_expires_at": sa.bindparam("until", type_=UTCDateTime())}
+    # SKIP LOCKED: concurrent workers each get different rows without waiting.
+    picked = candidates.with_for_update(skip_locked=True).scalar_subquery()
+    postgres = (scout_executions.update().where(scout_executions.c.id.in_(picked))
+                .values(**lease).returning(*scout_executions.c))
+    sqlite_one = (scout_executions.update()
+                  .where(scout_executions.c.id == sa.bindparam("run_id"), runnable)
+                  .values(**lease).returning(*scout_executions.c))
+    return postgres, candidates, sqlite_one
+
+
+CLAIM_POSTGRES, CLAIM_CANDIDATES, CLAIM_SQLITE_ONE = _claim_statements()
+
+
 async def claim(
     conn: AsyncConnection, worker: str, now: datetime, lease: timedelta, limit: int
 ) -> list[dict[str, Any]]:
     """Take up to ``limit`` runnable runs for ``worker`` until ``now + lease``."""
-    order = (
-        scout_executions.c.next_run_at.is_not(None),
-        scout_executions.c.next_run_at,
-        scout_executions.c.created_at,
-    )
-    candidates = sa.select(scout_executions.c.id).where(_runnable(now)).order_by(*order)
+    params = {"now": now, "limit": limit, "worker": worker, "until": now + lease}
     if conn.dialect.name == "postgresql":
-        # SKIP LOCKED: concurrent workers each get different rows without waiting.
-        picked = candidates.limit(limit).with_for_update(skip_locked=True).scalar_subquery()
-        result = await conn.execute(
-            scout_executions.update()
-            .where(scout_executions.c.id.in_(picked))
-            .values(lease_owner=worker, lease_expires_at=now + lease)
-            .returning(*scout_executions.c)
-        )
-        return as_dicts(result)
+        return as_dicts(await conn.execute(CLAIM_POSTGRES, params))
     # SQLite: BEGIN IMMEDIATE already serialises writers; the guarded UPDATE re-checks
     # each candidate so a run is never handed to two workers.
     claimed = []
-    for execution_id in (await conn.execute(candidates.limit(limit))).scalars():
-        result = await conn.execute(
-            scout_executions.update()
-            .where(scout_executions.c.id == execution_id, _runnable(now))
-            .values(lease_owner=worker, lease_expires_at=now + lease)
-            .returning(*scout_executions.c)
-        )
+    for execution_id in (await conn.execute(CLAIM_CANDIDATES, params)).scalars().all():
+        result = await conn.execute(CLAIM_SQLITE_ONE, {**params, "run_id": execution_id})
         row = as_dict(result.first())
         if row is not None:
             claimed.append(row)
