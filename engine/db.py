@@ -58,9 +58,11 @@ def create_engine(
     reset_on_return: bool = True,
 ) -> AsyncEngine:
     if url.startswith("sqlite"):
-        reset: dict[str, Any] = {} if reset_on_return else {"pool_reset_on_return": None}
+        extra: dict[str, Any] = {} if reset_on_return else {"pool_reset_on_return": None}
+        if isolation_level:
+            extra["isolation_level"] = isolation_level
         engine = create_async_engine(url, poolclass=NullPool if ":memory:" in url else None,
-                                     **JSON_CODEC, **reset)
+                                     **JSON_CODEC, **extra)
         sync_engine = engine.sync_engine
         event.listen(sync_engine, "connect", _sqlite_pragmas)
 
@@ -80,6 +82,20 @@ def create_engine(
     options: dict[str, Any] = {"isolation_level": isolation_level} if isolation_level else {}
     return create_async_engine(url, pool_size=pool_size, max_overflow=0, **JSON_CODEC,
                                **options)
+
+
+def _sqlite_single_engine(url: str) -> AsyncEngine:
+    """SQLite connections for single statements: autocommit, and never a ROLLBACK, which
+    SQLAlchemy sends when a connection is given back even if nothing began; through
+    aiosqlite that is one more trip to the connection's thread on every request."""
+    engine = create_engine(url, reset_on_return=False, isolation_level="AUTOCOMMIT")
+
+    def no_transaction_to_roll_back(_dbapi_connection: Any) -> None:
+        return None
+
+    dialect = engine.sync_engine.dialect
+    dialect.do_rollback = no_transaction_to_roll_back  # type: ignore[method-assign,assignment]
+    return engine
 
 
 def is_dropped_connection(exc: BaseException) -> bool:
@@ -102,8 +118,7 @@ class Database:
             # Its own pool without the ROLLBACK on return, which these connections never
             # need (they never BEGIN) and which costs aiosqlite a thread hop per request.
             # An in-memory database exists once per connection, so it shares the pool.
-            single = self.engine if ":memory:" in url else create_engine(
-                url, reset_on_return=False)
+            single = self.engine if ":memory:" in url else _sqlite_single_engine(url)
             self._single = single.execution_options(**{SINGLE_STATEMENT: True})
 
     @property
