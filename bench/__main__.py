@@ -70,8 +70,10 @@ def main(argv: list[str] | None = None) -> int:
         rows = importlib.import_module(BENCHMARKS[name]).main()
         if not rows:
             continue
-        stamp = (f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {machine()}"
-                 " (a machine shared with other work; compare rows of the same run).")
+        load = os.getloadavg()[0]
+        stamp = (f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {machine()}; load average "
+                 f"{load:.1f} when it ended (other work shares the machine: compare rows of "
+                 "the same run).")
         print(table(rows), flush=True)
         failed |= any(r.ok is False for r in rows)
         if not args.no_doc:

@@ -1,4 +1,4 @@
-"""`scouts worker` processes against the fakes (their own process) on embedded PostgreSQL.
+"""`scouts worker` processes against the fakes (their own processes) on embedded PostgreSQL.
 
 Every scout is due at once; the fakes play the demo run (search, read a page, answer,
 summarise: six transitions a run). Transitions are counted from the database; statements
@@ -8,6 +8,7 @@ from pg_stat_statements over the whole run (claims, dispatch and chores included
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from dataclasses import dataclass
 
@@ -44,12 +45,14 @@ async def run_workers(pg: Postgres, *, workers: int, concurrency: int, latency: 
                       scouts: int, seconds: float) -> Run:
     await pg.truncate()
     await seed_due_scouts(pg.url, scouts)
-    async with fakes(latency) as urls:
-        env = settings_env(pg.url, WORKER_CONCURRENCY=str(concurrency), TICK_SECONDS="1",
-                           LOG_LEVEL="WARNING", **service_env(urls))
+    async with contextlib.AsyncExitStack() as stack:
+        # A set of fakes per worker: real services are not one shared Python process, and
+        # a shared one would measure the fakes' CPU instead of the workers' scaling.
+        services = [await stack.enter_async_context(fakes(latency)) for _ in range(workers)]
         await pg.reset_statements()
-        procs = [Process(f"worker{i}", [str(BIN / "scouts"), "worker"], env)
-                 for i in range(workers)]
+        procs = [Process(f"worker{i}", [str(BIN / "scouts"), "worker"], settings_env(
+            pg.url, WORKER_CONCURRENCY=str(concurrency), TICK_SECONDS="1",
+            LOG_LEVEL="WARNING", **service_env(urls))) for i, urls in enumerate(services)]
         conn = await pg.connect()
         try:
             start = time.monotonic()

@@ -100,13 +100,6 @@ def _json_length_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
     return f"json_array_length({compiler.process(element.clauses, **kw)})"
 
 
-async def due_scouts(conn: AsyncConnection, now: datetime) -> list[dict[str, Any]]:
-    cutoffs = {freq: now - interval for freq, interval in INTERVALS.items()}
-    query = sa.select(scouts).where(_due(cutoffs)).order_by(
-        scouts.c.last_run_at.is_not(None), scouts.c.last_run_at)
-    return as_dicts(await conn.execute(query))
-
-
 # Any constant shared by every worker of this database works; this one spells "scouts".
 DISPATCH_LOCK = 0x73636F757473
 
