@@ -185,6 +185,16 @@ async def test_the_scout_list_is_one_statement(client, services) -> None:
     assert seen == ["SELECT"]
 
 
+async def test_authentication_is_one_statement(client, services) -> None:
+    from tests.support import signup
+
+    user = await signup(client, "me@example.com")
+    with counting_statements(services.db) as seen:
+        async with client.get("/api/auth/me", headers=user.headers) as resp:
+            assert resp.status == 200
+    assert seen == ["SELECT"]
+
+
 async def test_the_scout_list_of_a_deleted_account_is_refused(client, services) -> None:
     from engine.tables import users
     from tests.support import signup
