@@ -20,18 +20,37 @@ CURRENT_USER = web.RequestKey("current_user", dict)
 UserHandler = Callable[[web.Request, uuid.UUID], Awaitable[web.StreamResponse]]
 
 
+def bearer_token(request: web.Request) -> str:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("missing bearer token")
+    return token.strip()
+
+
 def authenticated(handler: UserHandler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     """Resolve the bearer token to the caller's id before the handler runs."""
 
     @wraps(handler)
     async def wrapper(request: web.Request) -> web.StreamResponse:
-        header = request.headers.get("Authorization", "")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise Unauthorized("missing bearer token")
-        user = await services(request).accounts.user_for_token(token.strip(), now(request))
+        token = bearer_token(request)
+        user = await services(request).accounts.user_for_token(token, now(request))
         request[CURRENT_USER] = user
         return await handler(request, user["id"])
+
+    return wrapper
+
+
+def token_checked(handler: UserHandler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """Like `authenticated`, but only the token's signature and expiry are checked here:
+    the handler's own query must prove the account still exists (Unauthorized if not).
+    That saves the hot read paths a round trip to the database."""
+
+    @wraps(handler)
+    async def wrapper(request: web.Request) -> web.StreamResponse:
+        token = bearer_token(request)
+        user_id = services(request).accounts.user_id_for_token(token, now(request))
+        return await handler(request, user_id)
 
     return wrapper
 

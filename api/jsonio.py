@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime
 from typing import Any
 
+import orjson
 from aiohttp import web
 
 from engine.errors import NotFound, ValidationFailed
@@ -14,21 +14,25 @@ from engine.validation import check_storable_text
 
 
 def _default(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
+    # orjson takes exact types only; asyncpg hands back its own UUID subclass.
     if isinstance(value, uuid.UUID):
         return str(value)
     raise TypeError(f"cannot encode {type(value).__name__}")
 
 
-def dumps(data: Any) -> str:
-    return json.dumps(data, default=_default, separators=(",", ":"))
+def dumps(data: Any) -> bytes:
+    """Compact JSON; datetimes as ISO 8601 (as ``datetime.isoformat``), UUIDs as strings.
+
+    orjson encodes those types natively, about ten times faster than the stdlib with a
+    ``default=`` hook, which showed in the scout list's profile."""
+    return orjson.dumps(data, default=_default, option=orjson.OPT_NON_STR_KEYS)
 
 
 def json_response(
     data: Any, status: int = 200, headers: dict[str, str] | None = None
 ) -> web.Response:
-    return web.json_response(data, status=status, headers=headers, dumps=dumps)
+    return web.Response(body=dumps(data), status=status, headers=headers,
+                        content_type="application/json")
 
 
 def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:

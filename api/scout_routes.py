@@ -4,7 +4,7 @@ import uuid
 
 from aiohttp import web
 
-from api.auth_routes import authenticated
+from api.auth_routes import authenticated, token_checked
 from api.context import now, services
 from api.jsonio import json_response, path_uuid, read_object
 
@@ -16,7 +16,7 @@ def scout_id(request: web.Request) -> uuid.UUID:
 
 
 @routes.get("/api/scouts")
-@authenticated
+@token_checked
 async def list_scouts(request: web.Request, user_id: uuid.UUID) -> web.Response:
     return json_response({"scouts": await services(request).scouts.list_for_user(user_id)})
 

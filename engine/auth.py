@@ -1,7 +1,9 @@
 """Password hashing and token primitives.
 
 bcrypt is deliberately slow, so hashing runs in a worker thread and the event loop keeps
-serving other requests meanwhile.
+serving other requests meanwhile. The threads are a small pool of their own: on the
+default executor twenty logins hash at once and starve the event loop of CPU, so every
+other request waits for them.
 """
 
 from __future__ import annotations
@@ -9,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import os
 import secrets
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,20 +29,26 @@ BCRYPT_ROUNDS = 12
 MAX_PASSWORD_BYTES = 72
 MIN_PASSWORD_LENGTH = 8
 
+# One core stays free for the event loop; further logins queue for a thread.
+BCRYPT_THREADS = max(1, (os.cpu_count() or 2) - 1)
+_bcrypt_pool = ThreadPoolExecutor(max_workers=BCRYPT_THREADS, thread_name_prefix="bcrypt")
+
 # Verifying against this keeps "unknown email" as slow as "wrong password".
 _DUMMY_HASH = bcrypt.hashpw(b"not-a-real-password", bcrypt.gensalt(rounds=4)).decode()
 
 
 async def hash_password(password: str, rounds: int = BCRYPT_ROUNDS) -> str:
     salt = bcrypt.gensalt(rounds=rounds)
-    hashed = await asyncio.to_thread(bcrypt.hashpw, password.encode(), salt)
+    loop = asyncio.get_running_loop()
+    hashed = await loop.run_in_executor(_bcrypt_pool, bcrypt.hashpw, password.encode(), salt)
     return hashed.decode()
 
 
 async def verify_password(password: str, password_hash: str | None) -> bool:
     target = (password_hash or _DUMMY_HASH).encode()
     try:
-        ok = await asyncio.to_thread(bcrypt.checkpw, password.encode(), target)
+        ok = await asyncio.get_running_loop().run_in_executor(
+            _bcrypt_pool, bcrypt.checkpw, password.encode(), target)
     except ValueError:
         return False
     return ok and password_hash is not None

@@ -58,9 +58,11 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join([line, *body])
 
 
-def _with_engine(settings: Settings, work: Callable[[ScoutEngine], Awaitable[int]]) -> int:
+def _with_engine(
+    settings: Settings, work: Callable[[ScoutEngine], Awaitable[int]], pool_size: int = 2
+) -> int:
     async def main() -> int:
-        db = Database(settings.database_url, pool_size=2)
+        db = Database(settings.database_url, pool_size=pool_size)
         engine = ScoutEngine(settings, db)
         try:
             return await work(engine)
@@ -106,7 +108,13 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
             checkup.cancel()
         return 0
 
-    return _with_engine(settings, work)
+    return _with_engine(settings, work, pool_size=worker_pool_size(settings.worker_concurrency))
+
+
+def worker_pool_size(concurrency: int) -> int:
+    """A connection per run in flight (a run holds one only while it commits, so beyond 16
+    they would sit idle), plus the chores (dispatch, expiry, email) and lease heartbeats."""
+    return min(concurrency, 16) + 2
 
 
 def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 READ_ONLY = "scouts_read_only"
+# A connection that runs single statements without BEGIN/COMMIT around them: one
+# statement is its own consistent snapshot, and it saves two round trips per request.
+SINGLE_STATEMENT = "scouts_single_statement"
+
+T = TypeVar("T")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -29,15 +35,34 @@ def _sqlite_begin(conn: Any) -> None:
     # Writers take the write lock when the transaction starts, so two writers serialise on
     # busy_timeout instead of failing on a lock upgrade halfway through. Readers (see
     # Database.read) begin deferred and, under WAL, run beside the writer.
-    if conn.get_execution_options().get(READ_ONLY):
+    options = conn.get_execution_options()
+    if options.get(SINGLE_STATEMENT):
+        return
+    if options.get(READ_ONLY):
         conn.exec_driver_sql("BEGIN")
     else:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+def _json_dumps(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+# Checkpoints (whole conversations) are written on every transition and every scout row
+# carries JSON: orjson does both directions several times faster than the stdlib.
+JSON_CODEC: dict[str, Any] = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
+
+
+def create_engine(
+    url: str, *, pool_size: int = 10, isolation_level: str | None = None,
+    reset_on_return: bool = True,
+) -> AsyncEngine:
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, poolclass=NullPool if ":memory:" in url else None)
+        extra: dict[str, Any] = {} if reset_on_return else {"pool_reset_on_return": None}
+        if isolation_level:
+            extra["isolation_level"] = isolation_level
+        engine = create_async_engine(url, poolclass=NullPool if ":memory:" in url else None,
+                                     **JSON_CODEC, **extra)
         sync_engine = engine.sync_engine
         event.listen(sync_engine, "connect", _sqlite_pragmas)
 
@@ -48,7 +73,33 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
 
         event.listen(sync_engine, "begin", _sqlite_begin)
         return engine
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    # No pool_pre_ping: it costs a round trip on every checkout. A connection the server
+    # dropped fails its statement instead; SQLAlchemy then discards it and every older
+    # pooled connection, and Database.retrying repeats the work once on a fresh one.
+    # No overflow either: a connection opened for a burst and closed after it costs a
+    # connect, type introspection and fresh prepared statements; waiting for a pooled
+    # one is cheaper.
+    options: dict[str, Any] = {"isolation_level": isolation_level} if isolation_level else {}
+    return create_async_engine(url, pool_size=pool_size, max_overflow=0, **JSON_CODEC,
+                               **options)
+
+
+def _sqlite_single_engine(url: str) -> AsyncEngine:
+    """SQLite connections for single statements: autocommit, and never a ROLLBACK, which
+    SQLAlchemy sends when a connection is given back even if nothing began; through
+    aiosqlite that is one more trip to the connection's thread on every request."""
+    engine = create_engine(url, reset_on_return=False, isolation_level="AUTOCOMMIT")
+
+    def no_transaction_to_roll_back(_dbapi_connection: Any) -> None:
+        return None
+
+    dialect = engine.sync_engine.dialect
+    dialect.do_rollback = no_transaction_to_roll_back  # type: ignore[method-assign,assignment]
+    return engine
+
+
+def is_dropped_connection(exc: BaseException) -> bool:
+    return isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated
 
 
 class Database:
@@ -57,6 +108,24 @@ class Database:
     def __init__(self, url: str, *, pool_size: int = 10) -> None:
         self.url = url
         self.engine = create_engine(url, pool_size=pool_size)
+        if self.engine.dialect.name == "postgresql":
+            # A pool of its own whose connections are born in autocommit: switching a
+            # pooled connection's isolation level on every checkout showed in profiles.
+            self._single = create_engine(
+                url, pool_size=pool_size, isolation_level="AUTOCOMMIT"
+            ).execution_options(**{SINGLE_STATEMENT: True})
+        else:
+            # Its own pool without the ROLLBACK on return, which these connections never
+            # need (they never BEGIN) and which costs aiosqlite a thread hop per request.
+            # An in-memory database exists once per connection, so it shares the pool.
+            single = self.engine if ":memory:" in url else _sqlite_single_engine(url)
+            self._single = single.execution_options(**{SINGLE_STATEMENT: True})
+
+    @property
+    def engines(self) -> tuple[AsyncEngine, ...]:
+        """Every engine this database sends statements through (for instrumentation)."""
+        return (self.engine,) if self._single.pool is self.engine.pool else (
+            self.engine, self._single)
 
     @property
     def dialect(self) -> str:
@@ -75,13 +144,39 @@ class Database:
             async with conn.begin():
                 yield conn
 
-    async def ping(self) -> bool:
+    @asynccontextmanager
+    async def single(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for ONE read statement, sent without BEGIN/COMMIT around it.
+
+        Only for a single statement: two statements here would not share a snapshot."""
+        async with self._single.connect() as conn:
+            yield conn
+
+    async def retrying(self, work: Callable[[], Awaitable[T]]) -> T:
+        """Run idempotent ``work`` again once if the server had dropped its connection
+        (a restarted database, an idle timeout): the caller never sees that error."""
         try:
-            async with self.read() as conn:
-                await conn.execute(sa.text("SELECT 1"))
+            return await work()
+        except sa.exc.DBAPIError as exc:
+            if not is_dropped_connection(exc):
+                raise
+        return await work()
+
+    async def ping(self) -> bool:
+        async def select_one() -> None:
+            async with self.single() as conn:
+                await conn.execute(PING)
+
+        try:
+            await self.retrying(select_one)
         except Exception:
             return False
         return True
 
     async def close(self) -> None:
         await self.engine.dispose()
+        if self._single.pool is not self.engine.pool:
+            await self._single.dispose()
+
+
+PING = sa.text("SELECT 1")

@@ -25,6 +25,7 @@ from engine.ops.doctor import Doctor
 from engine.runner import Runner
 from engine.scheduler import Scheduler, TickReport
 from engine.toolbox import Toolbox
+from engine.worker.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
 
@@ -64,27 +65,16 @@ class ScoutEngine:
     async def run_forever(
         self, stop: asyncio.Event, on_tick: Callable[[], None] | None = None
     ) -> None:
-        """Tick until ``stop`` is set. A tick that moved something is followed at once by
-        the next, so a run does not idle between its transitions. ``on_tick`` is called
-        before every tick (the worker's heartbeat)."""
-        log.info("worker %s started (tick %ss)", self.runner.worker_id,
-                 self.settings.tick_seconds)
-        while not stop.is_set():
-            if on_tick is not None:
-                on_tick()
-            try:
-                report = await self.tick()
-            except Exception:
-                log.exception("scheduler tick failed")
-                report = TickReport()
-            if report.busy:
-                await asyncio.sleep(0)
-                continue
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=self.settings.tick_seconds)
-            except TimeoutError:
-                pass
-        log.info("worker %s stopped", self.runner.worker_id)
+        """Keep runs moving until ``stop`` is set (see engine.worker.pipeline).
+        ``on_tick`` is the worker's heartbeat."""
+        log.info("worker %s started (concurrency %s, tick %ss)", self.runner.worker_id,
+                 self.settings.worker_concurrency, self.settings.tick_seconds)
+        pipeline = Pipeline(self.scheduler, self.runner, self.clock,
+                            concurrency=self.settings.worker_concurrency,
+                            tick_seconds=self.settings.tick_seconds)
+        await pipeline.run(stop, on_tick)
+        log.info("worker %s stopped after %d transitions", self.runner.worker_id,
+                 pipeline.transitions)
 
     async def close(self) -> None:
         await self.tools.close()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from transitions import Machine, MachineError
+from transitions import Machine
 
 ENGINE_VERSION = 1
 
@@ -56,15 +56,27 @@ def _machine(model: RunState) -> Machine:
     )
 
 
+def _transition_table() -> dict[tuple[str, str], str]:
+    """(state, trigger) -> destination, read off the declared machine once at import:
+    building a `Machine` per call cost more than the rest of a transition's Python work."""
+    machine = _machine(RunState(STATES[0]))
+    table: dict[tuple[str, str], str] = {}
+    for trigger in machine.get_triggers(*STATES):
+        for state in STATES:
+            for transition in machine.get_transitions(trigger=trigger, source=state):
+                table[(state, trigger)] = transition.dest or state
+    return table
+
+
+NEXT_STATE = _transition_table()
+
+
 def next_state(current: str, trigger: str) -> str:
     """The state ``trigger`` leads to from ``current``; IllegalTransition if it may not."""
-    model = RunState(current)
-    _machine(model)
     try:
-        model.trigger(trigger)  # type: ignore[attr-defined]
-    except (MachineError, AttributeError) as exc:
-        raise IllegalTransition(f"cannot {trigger!r} from {current!r}") from exc
-    return model.state
+        return NEXT_STATE[(current, trigger)]
+    except KeyError:
+        raise IllegalTransition(f"cannot {trigger!r} from {current!r}") from None
 
 
 def mermaid_diagram() -> str:

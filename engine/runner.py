@@ -7,7 +7,7 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,11 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from engine.clients.errors import ServiceBusy, ServiceError
 from engine.config import Settings
 from engine.db import Database
-from engine.machine import ENGINE_VERSION, next_state
+from engine.machine import ENGINE_VERSION, WORKING_STATES, next_state
 from engine.notify import Notifier
 from engine.steps import STEPS, Outcome, StepContext, failure, step_record
 from engine.storage import runs as run_store
-from engine.storage import scouts as scout_store
 from engine.storage.sanitize import clean, clean_text
 from engine.storage.vectors import most_similar
 from engine.toolbox import Toolbox
@@ -60,8 +59,21 @@ async def end_run_from_outside(
         return False
     description = "Run cancelled" if cancelled else "Run failed"
     await run_store.add_step(conn, run["id"], step_record("analyze", description, now,
-                                                          error=message))
+                                                          error=message),
+                             values["transitions"])
     return True
+
+
+@dataclass
+class Claim:
+    """A leased run with what its steps read: the scout and its recent findings, loaded
+    in the claim's transaction. ``held`` says whether this worker still holds the lease
+    after the last transition (see `Runner.advance`'s ``hold``)."""
+
+    execution: dict[str, Any]
+    scout: dict[str, Any]
+    findings: list[dict[str, Any]] = field(default_factory=list)
+    held: bool = True
 
 
 class LostRun(Exception):
@@ -91,18 +103,21 @@ class Runner:
         self.clock = clock
         self.lease = timedelta(seconds=settings.run_lease_seconds)
 
-    async def advance(self, execution: dict[str, Any], now: datetime) -> str:
-        """Run one transition of a run this worker has leased; returns what happened."""
-        async with self.db.read() as conn:
-            scout = await scout_store.get_scout_unscoped(conn, execution["scout_id"])
-            findings = await run_store.recent_findings(conn, execution["scout_id"])
-        assert scout is not None  # runs are deleted with their scout
+    async def advance(self, claim: Claim, now: datetime, *, hold: bool = False) -> str:
+        """Run one transition of a run this worker has leased; returns what happened.
+
+        With ``hold`` the commit keeps the lease when the run can go straight on, so a
+        worker drives a run through several transitions without claiming it again; each
+        transition is still its own committed transaction. ``claim`` is updated to the
+        committed row."""
+        execution = claim.execution
         ctx = StepContext(
-            execution=execution, scout=scout, tools=self.tools, now=now,
+            execution=execution, scout=claim.scout, tools=self.tools, now=now,
             embedding_dim=self.settings.embedding_dim,
             earlier_findings=[(f["summary_text"], days_ago(f["completed_at"], now))
-                              for f in findings],
+                              for f in claim.findings],
         )
+        claim.held = False
         heartbeat = asyncio.create_task(self._keep_lease(execution["id"]))
         try:
             outcome = await self._run_step(ctx)
@@ -113,7 +128,7 @@ class Runner:
             with contextlib.suppress(asyncio.CancelledError):
                 await heartbeat
         try:
-            await self.commit(execution, scout, outcome, now)
+            claim.held = await self.commit(execution, claim.scout, outcome, now, hold=hold)
         except LostRun:
             log.info("run %s changed while worker %s advanced it; work dropped",
                      execution["id"], self.worker_id)
@@ -123,8 +138,19 @@ class Runner:
             # step and fail the same way, lease after lease, until the deadline.
             log.exception("saving step %s of run %s failed", execution["state"],
                           execution["id"])
-            return await self._commit_failed(execution, scout, exc)
+            return await self._commit_failed(execution, claim.scout, exc)
         return outcome.trigger
+
+    async def release(self, claim: Claim) -> None:
+        """Give back a lease this worker holds between transitions (on shutdown)."""
+        if not claim.held:
+            return
+        claim.held = False
+        execution = claim.execution
+        async with self.db.transaction() as conn:
+            await run_store.update_guarded(
+                conn, execution["id"], expected_state=execution["state"],
+                worker=self.worker_id, values={"lease_owner": None, "lease_expires_at": None})
 
     async def _run_step(self, ctx: StepContext) -> Outcome:
         state = ctx.execution["state"]
@@ -208,12 +234,15 @@ class Runner:
         return "fail"
 
     async def commit(
-        self, execution: dict[str, Any], scout: dict[str, Any], outcome: Outcome, now: datetime
-    ) -> None:
+        self, execution: dict[str, Any], scout: dict[str, Any], outcome: Outcome, now: datetime,
+        *, hold: bool = False,
+    ) -> bool:
         """New state + checkpoint + history row (+ results, bookkeeping, emails): one
-        transaction, or nothing."""
+        transaction, or nothing. ``execution`` is updated to what was committed; True when
+        the lease was kept (``hold`` and the run is still working)."""
         outcome = _storable(outcome)
         new_state = next_state(execution["state"], outcome.trigger)
+        keep = hold and new_state in WORKING_STATES
         values: dict[str, Any] = {
             "state": new_state,
             "checkpoint": outcome.checkpoint,
@@ -222,8 +251,8 @@ class Runner:
             "next_run_at": None,
             "wait_reason": None,
             "error_detail": None,
-            "lease_owner": None,
-            "lease_expires_at": None,
+            "lease_owner": self.worker_id if keep else None,
+            "lease_expires_at": self.clock() + self.lease if keep else None,
         }
         notify = False
         async with self.db.transaction() as conn:
@@ -239,7 +268,7 @@ class Runner:
                 raise LostRun(execution["id"])
             # The step began with the tick; it ends now, after its calls to the services.
             step = {**outcome.step, "completed_at": max(now, self.clock())}
-            await run_store.add_step(conn, execution["id"], step)
+            await run_store.add_step(conn, execution["id"], step, values["transitions"])
             if new_state == "done":
                 await run_store.record_scout_success(conn, scout["id"], now)
                 if notify:
@@ -247,6 +276,8 @@ class Runner:
                                                  values["results_summary"]["response"], now)
             elif new_state == "failed":
                 await self.record_failure(conn, scout, outcome.error or "failed", now)
+        execution.update(values)
+        return keep
 
     async def _results(
         self, conn: AsyncConnection, execution: dict[str, Any], scout: dict[str, Any],

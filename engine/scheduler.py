@@ -14,10 +14,9 @@ from datetime import datetime, timedelta
 from engine.config import Settings
 from engine.db import Database
 from engine.notify import Notifier
-from engine.runner import Runner, end_run_from_outside
+from engine.runner import Claim, Runner, end_run_from_outside
 from engine.storage import runs as run_store
 from engine.storage import scouts as scout_store
-from engine.validation import is_complete
 
 log = logging.getLogger(__name__)
 
@@ -45,32 +44,38 @@ class Scheduler:
         report = TickReport()
         report.expired = await self.expire(now)
         report.dispatched = await self.dispatch(now)
-        async with self.db.transaction() as conn:
-            claimed = await run_store.claim(conn, self.runner.worker_id, now, self.runner.lease,
-                                            self.settings.worker_concurrency)
+        claimed = await self.claim(now, self.settings.worker_concurrency)
         outcomes = await asyncio.gather(
-            *(self.runner.advance(run, now) for run in claimed), return_exceptions=True
+            *(self.runner.advance(claim, now) for claim in claimed), return_exceptions=True
         )
-        for run, outcome in zip(claimed, outcomes, strict=True):
+        for claim, outcome in zip(claimed, outcomes, strict=True):
+            run_id = str(claim.execution["id"])
             if isinstance(outcome, BaseException):
-                log.error("advancing run %s failed", run["id"], exc_info=outcome)
-                report.advanced[str(run["id"])] = "error"
+                log.error("advancing run %s failed", run_id, exc_info=outcome)
+                report.advanced[run_id] = "error"
             else:
-                report.advanced[str(run["id"])] = outcome
+                report.advanced[run_id] = outcome
         report.emailed = await self.notifier.send_due(now)
         return report
 
-    async def dispatch(self, now: datetime) -> int:
-        """Start a run for every due scout; the unique index stops doubles under races."""
-        deadline = timedelta(seconds=self.settings.run_deadline_seconds)
-        started = 0
+    async def claim(self, now: datetime, limit: int) -> list[Claim]:
+        """Lease up to ``limit`` runnable runs, with their scouts and recent findings read
+        in the same transaction (so a step needs no read of its own)."""
         async with self.db.transaction() as conn:
-            for scout in await run_store.due_scouts(conn, now):
-                if not is_complete(scout):
-                    continue
-                if await run_store.insert_execution(conn, scout["id"], "schedule", now, deadline):
-                    started += 1
-        return started
+            runs = await run_store.claim(conn, self.runner.worker_id, now, self.runner.lease, limit)
+            if not runs:
+                return []
+            scout_ids = list({run["scout_id"] for run in runs})
+            scouts = await run_store.scouts_by_id(conn, scout_ids)
+            findings = await run_store.recent_findings_of(conn, scout_ids)
+        return [Claim(run, scouts[run["scout_id"]], findings[run["scout_id"]]) for run in runs]
+
+    async def dispatch(self, now: datetime) -> int:
+        """Start a run for every due scout, in one statement; the unique index stops
+        doubles under races."""
+        deadline = timedelta(seconds=self.settings.run_deadline_seconds)
+        async with self.db.transaction() as conn:
+            return await run_store.dispatch_due(conn, now, deadline)
 
     async def expire(self, now: datetime) -> int:
         async with self.db.read() as conn:

@@ -9,7 +9,7 @@ from typing import Any
 
 from engine.accounts import EMAIL_RE
 from engine.db import Database
-from engine.errors import Conflict, NotFound, ValidationFailed
+from engine.errors import Conflict, NotFound, Unauthorized, ValidationFailed
 from engine.storage import messages as message_store
 from engine.storage import preferences as preference_store
 from engine.storage import scouts as scout_store
@@ -76,8 +76,16 @@ class Scouts:
         return scout_view(row)
 
     async def list_for_user(self, user_id: uuid.UUID) -> list[dict[str, Any]]:
-        async with self.db.read() as conn:
-            rows = await scout_store.list_scouts(conn, user_id)
+        """One statement, no transaction around it: it is the hot path of the UI, and the
+        same round trip proves the account still exists (Unauthorized otherwise)."""
+
+        async def fetch() -> list[dict[str, Any]] | None:
+            async with self.db.single() as conn:
+                return await scout_store.list_scouts(conn, user_id)
+
+        rows = await self.db.retrying(fetch)
+        if rows is None:
+            raise Unauthorized("account no longer exists")
         return [scout_list_item(row) for row in rows]
 
     async def update(

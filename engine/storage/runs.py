@@ -11,11 +11,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.compiler import compiles
 
 from engine.machine import ENGINE_VERSION, FINAL_STATES
 from engine.storage.rows import as_dict, as_dicts
 from engine.tables import scout_execution_steps, scout_executions, scouts
+from engine.types import JSONType, UTCDateTime
 
 IN_FLIGHT = scout_executions.c.state.not_in(FINAL_STATES)
 INTERVALS = {"daily": timedelta(hours=24), "every_3_days": timedelta(hours=72),
@@ -58,27 +62,99 @@ async def in_flight_for_scout(conn: AsyncConnection, scout_id: uuid.UUID) -> dic
     return as_dict((await conn.execute(query)).first())
 
 
-async def due_scouts(conn: AsyncConnection, now: datetime) -> list[dict[str, Any]]:
-    """Active, configured scouts whose interval has passed and that have no run in flight."""
+def _due(cutoffs: dict[str, Any]) -> sa.ColumnElement[bool]:
+    """Active, complete scouts whose last run is older than their frequency's cutoff and
+    that have no run in flight.
+
+    Completeness is `engine.validation.is_complete` said in SQL, so dispatch never has to
+    load the scouts into Python."""
     overdue = sa.or_(*[
         sa.and_(scouts.c.frequency == freq,
-                sa.or_(scouts.c.last_run_at.is_(None), scouts.c.last_run_at <= now - interval))
-        for freq, interval in INTERVALS.items()
+                sa.or_(scouts.c.last_run_at.is_(None), scouts.c.last_run_at <= cutoff))
+        for freq, cutoff in cutoffs.items()
     ])
     busy = sa.exists().where(scout_executions.c.scout_id == scouts.c.id, IN_FLIGHT)
-    query = sa.select(scouts).where(
+    return sa.and_(
         scouts.c.is_active.is_(True),
-        scouts.c.title.is_not(None),
-        scouts.c.goal.is_not(None),
-        scouts.c.description.is_not(None),
-        scouts.c.location.is_not(None),
+        *[sa.and_(column.is_not(None), column != "")
+          for column in (scouts.c.title, scouts.c.goal, scouts.c.description)],
+        scouts.c.location["city"].as_string() != "",
+        _json_length(scouts.c.search_queries) > 0,
         overdue,
         ~busy,
-    ).order_by(scouts.c.last_run_at.is_not(None), scouts.c.last_run_at)
-    return as_dicts(await conn.execute(query))
+    )
 
 
-def _runnable(now: datetime) -> sa.ColumnElement[bool]:
+class _json_length(sa.sql.functions.GenericFunction[int]):
+    type = sa.Integer()
+    inherit_cache = True
+
+
+@compiles(_json_length, "postgresql")
+def _json_length_pg(element: Any, compiler: Any, **kw: Any) -> str:
+    return f"jsonb_array_length({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(_json_length, "sqlite")
+def _json_length_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
+    return f"json_array_length({compiler.process(element.clauses, **kw)})"
+
+
+# Any constant shared by every worker of this database works; this one spells "scouts".
+DISPATCH_LOCK = 0x73636F757473
+
+
+def _dispatch_statement(dialect: str) -> sa.Insert:
+    if dialect == "postgresql":
+        new_id: sa.ColumnElement[Any] = sa.func.gen_random_uuid()
+        insert: Any = pg_insert(scout_executions)
+    else:
+        # sa.Uuid is stored on SQLite as 32 hex digits, which is what this makes.
+        new_id = sa.func.lower(sa.func.hex(sa.func.randomblob(16)))
+        insert = sqlite_insert(scout_executions)
+    now = sa.bindparam("now", type_=UTCDateTime())
+    columns = {
+        "id": new_id,
+        "scout_id": scouts.c.id,
+        "state": sa.literal("planning"),
+        "trigger": sa.literal("schedule"),
+        "engine_version": sa.literal(ENGINE_VERSION),
+        "checkpoint": sa.bindparam("checkpoint", type_=JSONType),
+        "transitions": sa.literal(0),
+        "attempts": sa.literal(0),
+        "deadline_at": sa.bindparam("deadline_at", type_=UTCDateTime()),
+        "started_at": now,
+        "created_at": now,
+        "is_duplicate": sa.false(),
+    }
+    cutoffs = {freq: sa.bindparam(f"cutoff_{freq}", type_=UTCDateTime()) for freq in INTERVALS}
+    select = sa.select(*[value.label(name) for name, value in columns.items()]).where(
+        _due(cutoffs))
+    # No conflict target: the partial unique index (one run in flight per scout) is what
+    # turns a scout that a racing dispatcher or "run now" just started into a no-op.
+    return insert.from_select(list(columns), select).on_conflict_do_nothing()
+
+
+DISPATCH = {dialect: _dispatch_statement(dialect) for dialect in ("postgresql", "sqlite")}
+TRY_DISPATCH_LOCK = sa.select(sa.func.pg_try_advisory_xact_lock(DISPATCH_LOCK))
+
+
+async def dispatch_due(conn: AsyncConnection, now: datetime, deadline: timedelta) -> int:
+    """Start a run for every due scout in one statement; how many were started.
+
+    On PostgreSQL one dispatcher at a time holds a transaction-level advisory lock and the
+    others skip their turn (0) instead of redoing the same work behind it; SQLite's
+    BEGIN IMMEDIATE serialises them anyway."""
+    dialect = conn.dialect.name
+    if dialect == "postgresql" and not (await conn.execute(TRY_DISPATCH_LOCK)).scalar_one():
+        return 0
+    params: dict[str, Any] = {"now": now, "deadline_at": now + deadline, "checkpoint": {}}
+    params.update({f"cutoff_{freq}": now - interval for freq, interval in INTERVALS.items()})
+    result = await conn.execute(DISPATCH[dialect], params)
+    return max(result.rowcount, 0)
+
+
+def _runnable(now: Any) -> sa.ColumnElement[bool]:
     return sa.and_(
         IN_FLIGHT,
         scout_executions.c.deadline_at > now,
@@ -90,40 +166,92 @@ def _runnable(now: datetime) -> sa.ColumnElement[bool]:
     )
 
 
+def _claim_statements() -> tuple[sa.Update, sa.Select[Any], sa.Update]:
+    """Built once (parameters: now, limit, worker, until; SQLite's also run_id)."""
+    now = sa.bindparam("now", type_=UTCDateTime())
+    runnable = _runnable(now)
+    candidates = sa.select(scout_executions.c.id).where(runnable).order_by(
+        scout_executions.c.next_run_at.is_not(None),
+        scout_executions.c.next_run_at,
+        scout_executions.c.created_at,
+    ).limit(sa.bindparam("limit"))
+    lease = {"lease_owner": sa.bindparam("worker"),
+             "lease_expires_at": sa.bindparam("until", type_=UTCDateTime())}
+    # SKIP LOCKED: concurrent workers each get different rows without waiting.
+    picked = candidates.with_for_update(skip_locked=True).scalar_subquery()
+    postgres = (scout_executions.update().where(scout_executions.c.id.in_(picked))
+                .values(**lease).returning(*scout_executions.c))
+    sqlite_one = (scout_executions.update()
+                  .where(scout_executions.c.id == sa.bindparam("run_id"), runnable)
+                  .values(**lease).returning(*scout_executions.c))
+    return postgres, candidates, sqlite_one
+
+
+CLAIM_POSTGRES, CLAIM_CANDIDATES, CLAIM_SQLITE_ONE = _claim_statements()
+
+
 async def claim(
     conn: AsyncConnection, worker: str, now: datetime, lease: timedelta, limit: int
 ) -> list[dict[str, Any]]:
     """Take up to ``limit`` runnable runs for ``worker`` until ``now + lease``."""
-    order = (
-        scout_executions.c.next_run_at.is_not(None),
-        scout_executions.c.next_run_at,
-        scout_executions.c.created_at,
-    )
-    candidates = sa.select(scout_executions.c.id).where(_runnable(now)).order_by(*order)
+    params = {"now": now, "limit": limit, "worker": worker, "until": now + lease}
     if conn.dialect.name == "postgresql":
-        # SKIP LOCKED: concurrent workers each get different rows without waiting.
-        picked = candidates.limit(limit).with_for_update(skip_locked=True).scalar_subquery()
-        result = await conn.execute(
-            scout_executions.update()
-            .where(scout_executions.c.id.in_(picked))
-            .values(lease_owner=worker, lease_expires_at=now + lease)
-            .returning(*scout_executions.c)
-        )
-        return as_dicts(result)
+        return as_dicts(await conn.execute(CLAIM_POSTGRES, params))
     # SQLite: BEGIN IMMEDIATE already serialises writers; the guarded UPDATE re-checks
     # each candidate so a run is never handed to two workers.
     claimed = []
-    for execution_id in (await conn.execute(candidates.limit(limit))).scalars():
-        result = await conn.execute(
-            scout_executions.update()
-            .where(scout_executions.c.id == execution_id, _runnable(now))
-            .values(lease_owner=worker, lease_expires_at=now + lease)
-            .returning(*scout_executions.c)
-        )
+    for execution_id in (await conn.execute(CLAIM_CANDIDATES, params)).scalars().all():
+        result = await conn.execute(CLAIM_SQLITE_ONE, {**params, "run_id": execution_id})
         row = as_dict(result.first())
         if row is not None:
             claimed.append(row)
     return claimed
+
+
+async def scouts_by_id(
+    conn: AsyncConnection, scout_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, dict[str, Any]]:
+    rows = await conn.execute(sa.select(scouts).where(scouts.c.id.in_(scout_ids)))
+    return {row.id: dict(row._mapping) for row in rows}
+
+
+def _recent_findings_statement(limit: int) -> sa.Select[Any]:
+    ranked = (
+        sa.select(
+            scout_executions.c.scout_id,
+            scout_executions.c.summary_text,
+            scout_executions.c.completed_at,
+            sa.func.row_number().over(
+                partition_by=scout_executions.c.scout_id,
+                order_by=scout_executions.c.completed_at.desc(),
+            ).label("rank"),
+        )
+        .where(
+            scout_executions.c.scout_id.in_(sa.bindparam("scout_ids", expanding=True)),
+            scout_executions.c.state == "done",
+            scout_executions.c.summary_text.is_not(None),
+        )
+        .subquery()
+    )
+    return (
+        sa.select(ranked.c.scout_id, ranked.c.summary_text, ranked.c.completed_at)
+        .where(ranked.c.rank <= limit)
+        .order_by(ranked.c.scout_id, ranked.c.rank)
+    )
+
+
+RECENT_FINDINGS = _recent_findings_statement(5)
+
+
+async def recent_findings_of(
+    conn: AsyncConnection, scout_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, list[dict[str, Any]]]:
+    """The 5 newest findings of each scout, newest first, in one statement."""
+    found: dict[uuid.UUID, list[dict[str, Any]]] = {scout_id: [] for scout_id in scout_ids}
+    for row in await conn.execute(RECENT_FINDINGS, {"scout_ids": scout_ids}):
+        found[row.scout_id].append({"summary_text": row.summary_text,
+                                    "completed_at": row.completed_at})
+    return found
 
 
 async def extend_lease(
@@ -138,26 +266,23 @@ async def extend_lease(
     return result.rowcount == 1
 
 
-async def next_step_number(conn: AsyncConnection, execution_id: uuid.UUID) -> int:
-    result = await conn.execute(
-        sa.select(sa.func.coalesce(sa.func.max(scout_execution_steps.c.step_number), 0)).where(
-            scout_execution_steps.c.execution_id == execution_id
-        )
-    )
-    return int(result.scalar_one()) + 1
-
-
 async def add_step(
-    conn: AsyncConnection, execution_id: uuid.UUID, step: dict[str, Any]
+    conn: AsyncConnection, execution_id: uuid.UUID, step: dict[str, Any], step_number: int
 ) -> None:
-    await conn.execute(
-        scout_execution_steps.insert().values(
-            id=uuid.uuid4(),
-            execution_id=execution_id,
-            step_number=await next_step_number(conn, execution_id),
-            **step,
-        )
-    )
+    """A history row. ``step_number`` is the run's transition counter after this
+    transition (every transition writes exactly one row), so no max() query is needed."""
+    await conn.execute(INSERT_STEP, {**step, "id": uuid.uuid4(), "execution_id": execution_id,
+                                     "step_number": step_number})
+
+
+# Statements built once: the SET/VALUES columns come from each call's parameters, so
+# SQLAlchemy reuses its compiled forms without rebuilding a statement per transition.
+INSERT_STEP = scout_execution_steps.insert()
+_GUARD = (scout_executions.c.id == sa.bindparam("guard_id"),
+          scout_executions.c.state == sa.bindparam("guard_state"))
+UPDATE_IN_STATE = scout_executions.update().where(*_GUARD)
+UPDATE_IN_STATE_LEASED = scout_executions.update().where(
+    *_GUARD, scout_executions.c.lease_owner == sa.bindparam("guard_worker"))
 
 
 async def update_guarded(
@@ -170,13 +295,11 @@ async def update_guarded(
 ) -> bool:
     """Apply ``values`` only if the run is still in ``expected_state`` (and leased by
     ``worker`` when given). False means someone else changed it first."""
-    conditions = [scout_executions.c.id == execution_id,
-                  scout_executions.c.state == expected_state]
-    if worker is not None:
-        conditions.append(scout_executions.c.lease_owner == worker)
-    result = await conn.execute(
-        scout_executions.update().where(*conditions).values(**values)
-    )
+    params = {**values, "guard_id": execution_id, "guard_state": expected_state}
+    if worker is None:
+        result = await conn.execute(UPDATE_IN_STATE, params)
+    else:
+        result = await conn.execute(UPDATE_IN_STATE_LEASED, {**params, "guard_worker": worker})
     return result.rowcount == 1
 
 
@@ -192,22 +315,6 @@ async def expired_runs(
             scout_executions.c.lease_expires_at <= now,
         ),
     ).limit(limit)
-    return as_dicts(await conn.execute(query))
-
-
-async def recent_findings(
-    conn: AsyncConnection, scout_id: uuid.UUID, limit: int = 5
-) -> list[dict[str, Any]]:
-    query = (
-        sa.select(scout_executions.c.summary_text, scout_executions.c.completed_at)
-        .where(
-            scout_executions.c.scout_id == scout_id,
-            scout_executions.c.state == "done",
-            scout_executions.c.summary_text.is_not(None),
-        )
-        .order_by(scout_executions.c.completed_at.desc())
-        .limit(limit)
-    )
     return as_dicts(await conn.execute(query))
 
 

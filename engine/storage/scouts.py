@@ -7,8 +7,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from engine.storage.rows import as_dict, as_dicts
-from engine.tables import scout_executions, scouts
+from engine.storage.rows import as_dict
+from engine.tables import scout_executions, scouts, users
 
 
 async def create_scout(
@@ -43,36 +43,66 @@ async def get_scout_unscoped(conn: AsyncConnection, scout_id: uuid.UUID) -> dict
     return as_dict(result.first())
 
 
-async def list_scouts(conn: AsyncConnection, user_id: uuid.UUID) -> list[dict[str, Any]]:
-    """The user's scouts, newest updated first, each with its latest execution (one query).
+def _latest_columns(runs: Any) -> list[sa.ColumnElement[Any]]:
+    return [runs.c.id.label("latest_id"), runs.c.state.label("latest_state"),
+            runs.c.cancelled_at.label("latest_cancelled_at"),
+            runs.c.started_at.label("latest_started_at"),
+            runs.c.completed_at.label("latest_completed_at"),
+            runs.c.summary_text.label("latest_summary_text")]
 
-    The latest run is found by a correlated subquery on (scout_id, created_at), which the
-    index answers with one lookup per scout however long each scout's history grows.
+
+def _list_statement(lateral: bool) -> sa.Select[Any]:
+    """The user's scouts, newest updated first, each with its latest execution, joined to
+    the user's own row so that one statement also proves the account still exists.
+
+    The latest run is one index lookup on (scout_id, created_at) per scout, however long
+    each scout's history grows: a LATERAL join on PostgreSQL (its planner otherwise scans
+    every run and filters them with a subplan), a correlated subquery on SQLite (which has
+    no LATERAL).
     """
-    latest_id = (
-        sa.select(scout_executions.c.id)
-        .where(scout_executions.c.scout_id == scouts.c.id)
-        .order_by(scout_executions.c.created_at.desc(), scout_executions.c.id.desc())
-        .limit(1)
-        .correlate(scouts)
-        .scalar_subquery()
-    )
-    latest = scout_executions.alias("latest")
-    query = (
-        sa.select(
-            scouts,
-            latest.c.id.label("latest_id"),
-            latest.c.state.label("latest_state"),
-            latest.c.cancelled_at.label("latest_cancelled_at"),
-            latest.c.started_at.label("latest_started_at"),
-            latest.c.completed_at.label("latest_completed_at"),
-            latest.c.summary_text.label("latest_summary_text"),
+    newest_first = (scout_executions.c.created_at.desc(), scout_executions.c.id.desc())
+    owned = users.outerjoin(scouts, scouts.c.user_id == users.c.id)
+    if lateral:
+        latest = (
+            sa.select(*_latest_columns(scout_executions))
+            .where(scout_executions.c.scout_id == scouts.c.id)
+            .order_by(*newest_first)
+            .limit(1)
+            .lateral("latest")
         )
-        .select_from(scouts.outerjoin(latest, latest.c.id == latest_id))
-        .where(scouts.c.user_id == user_id)
+        joined = owned.outerjoin(latest, sa.true())
+        columns: list[Any] = list(latest.c)
+    else:
+        latest_id = (
+            sa.select(scout_executions.c.id)
+            .where(scout_executions.c.scout_id == scouts.c.id)
+            .order_by(*newest_first)
+            .limit(1)
+            .correlate(scouts)
+            .scalar_subquery()
+        )
+        runs = scout_executions.alias("latest")
+        joined = owned.outerjoin(runs, runs.c.id == latest_id)
+        columns = _latest_columns(runs)
+    return (
+        sa.select(users.c.id.label("owner_id"), *scouts.c, *columns)
+        .select_from(joined)
+        .where(users.c.id == sa.bindparam("user_id", type_=sa.Uuid))
         .order_by(scouts.c.updated_at.desc(), scouts.c.id)
     )
-    return as_dicts(await conn.execute(query))
+
+
+# Built once: constructing this statement costs more than running it from the cache.
+LIST_SCOUTS = {"postgresql": _list_statement(lateral=True),
+               "sqlite": _list_statement(lateral=False)}
+
+
+async def list_scouts(conn: AsyncConnection, user_id: uuid.UUID) -> list[dict[str, Any]] | None:
+    """The user's scouts (see _list_statement); None when the user does not exist."""
+    rows = (await conn.execute(LIST_SCOUTS[conn.dialect.name], {"user_id": user_id})).all()
+    if not rows:
+        return None
+    return [dict(row._mapping) for row in rows if row.id is not None]
 
 
 async def update_scout(

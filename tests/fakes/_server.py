@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections import deque
 from dataclasses import dataclass
@@ -60,6 +61,8 @@ class FakeServer:
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self.host = host
         self._port = port
+        # Seconds every answer waits, like a real service (benchmarks set it).
+        self.latency = 0.0
         self.log: list[RecordedRequest] = []
         self._runner: web.AppRunner | None = None
 
@@ -85,6 +88,8 @@ class FakeServer:
                 request.method, request.path, dict(request.query), dict(request.headers), body
             )
         )
+        if self.latency:
+            await asyncio.sleep(self.latency)
         return await handler(request)
 
     async def start(self) -> None:

@@ -39,6 +39,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--chunk-delay", type=float, default=0.02, help="seconds between streamed tokens"
     )
+    parser.add_argument(
+        "--latency", type=float, default=0.0, help="seconds every answer waits (benchmarks)"
+    )
     return parser.parse_args(argv)
 
 
@@ -64,6 +67,8 @@ async def serve(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    for fake in (ollama, searxng, crawl4ai):
+        fake.latency = args.latency
     async with ollama, searxng, crawl4ai:
         install_demo(ollama, searxng, crawl4ai)
         write_port_file(

@@ -1,0 +1,236 @@
+"""HTTP API: `GET /api/scouts` against its ceiling, SQLite's cost, health during logins.
+
+One user with 20 scouts, each with 5 finished runs. wrk (-t2 -c64) drives, in turn, bare
+aiohttp, the aiohttp + asyncpg ceiling handler (bench/ceiling.py) and `scouts serve`, all
+separate processes on the same embedded PostgreSQL; then `scouts serve` on SQLite.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import aiohttp
+
+from bench.common import (
+    BIN,
+    JWT_SECRET,
+    SCOUT,
+    Load,
+    Postgres,
+    Process,
+    Result,
+    free_port,
+    percentile,
+    postgres,
+    settings_env,
+    sqlite,
+    wait_http,
+    wrk,
+)
+from engine import auth
+from engine.clock import utcnow
+from engine.db import Database
+from engine.storage.runs import insert_execution
+from engine.storage.scouts import create_scout
+from engine.storage.users import create_user
+from engine.tables import scout_executions
+
+SCOUTS = 20
+RUNS_PER_SCOUT = 5
+SECONDS = 5
+PASSWORD = "correct horse battery"
+LOGINS = 20
+
+async def seed(url: str) -> str:
+    """The user, their scouts and runs; returns an access token for them."""
+    db = Database(url)
+    now = utcnow()
+    password_hash = await auth.hash_password(PASSWORD)
+    try:
+        async with db.transaction() as conn:
+            user = await create_user(conn, "bench@example.com", password_hash, now)
+            assert user is not None
+            for i in range(SCOUTS):
+                scout = await create_scout(conn, user["id"], {**SCOUT, "title": f"Scout {i}"},
+                                           now + timedelta(seconds=i))
+                for j in range(RUNS_PER_SCOUT):
+                    run = await insert_execution(conn, scout["id"], "schedule",
+                                                 now + timedelta(seconds=j),
+                                                 timedelta(minutes=10))
+                    assert run is not None
+                    await conn.execute(
+                        scout_executions.update().where(scout_executions.c.id == run["id"])
+                        .values(state="done", completed_at=now, summary_text=f"Found {j}",
+                                results_summary={"taskCompleted": True,
+                                                 "taskStatus": "completed",
+                                                 "response": "## Found"}))
+    finally:
+        await db.close()
+    token, _ = auth.issue_access_token(JWT_SECRET, user["id"], user["email"], now, 3600 * 24)
+    return token
+
+
+def serve(url: str, name: str, **env: str) -> tuple[Process, str]:
+    port = free_port()
+    proc = Process(name, [str(BIN / "scouts"), "serve", "--no-migrate"],
+                   settings_env(url, API_HOST="127.0.0.1", API_PORT=str(port), **env))
+    return proc, f"http://127.0.0.1:{port}"
+
+
+async def fetch(url: str, token: str) -> bytes:
+    async with aiohttp.ClientSession() as session, session.get(
+            url + "/api/scouts", headers={"Authorization": f"Bearer {token}"}) as resp:
+        assert resp.status == 200, await resp.text()
+        return await resp.read()
+
+
+async def measure(proc: Process, base: str, token: str, pg: Postgres | None = None
+                  ) -> tuple[Load, float, float | None]:
+    """wrk against the list; server CPU ms per request and statements per request."""
+    await wait_http(base + "/api/scouts")
+    headers = {"Authorization": f"Bearer {token}"}
+    await wrk(base + "/api/scouts", headers, seconds=1)  # warm-up: pools, caches
+    if pg is not None:
+        await pg.reset_statements()
+    cpu = proc.cpu_seconds()
+    load = await wrk(base + "/api/scouts", headers, seconds=SECONDS)
+    cpu_ms = (proc.cpu_seconds() - cpu) * 1000 / max(load.requests, 1)
+    statements = None
+    if pg is not None:
+        statements = await pg.statements() / max(load.requests, 1)
+    return load, cpu_ms, statements
+
+
+def describe(load: Load) -> str:
+    return f"{load.rps:,.0f} req/s, p50 {load.p50_ms:.1f} ms, p99 {load.p99_ms:.1f} ms"
+
+
+async def list_on_postgres(pg: Postgres, results: list[Result]) -> float:
+    token = await seed(pg.url)
+    project, base = serve(pg.url, "serve-pg")
+    try:
+        await wait_http(base + "/api/health")
+        body = await fetch(base, token)
+    finally:
+        project.stop()
+    ceiling_port, bare_port = free_port(), free_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        body_file = Path(tmp) / "body.json"
+        body_file.write_bytes(body)
+        bare = Process("bare", [sys.executable, "-m", "bench.ceiling", "bare", "--port",
+                                str(bare_port), "--body-file", str(body_file)])
+        try:
+            bare_load, _, _ = await measure(bare, f"http://127.0.0.1:{bare_port}", token)
+        finally:
+            bare.stop()
+    ceiling = Process("ceiling", [sys.executable, "-m", "bench.ceiling", "ceiling", "--port",
+                                  str(ceiling_port), "--dsn", pg.dsn, "--jwt-secret",
+                                  JWT_SECRET])
+    try:
+        await wait_http(f"http://127.0.0.1:{ceiling_port}/api/scouts")
+        same = await fetch(f"http://127.0.0.1:{ceiling_port}", token) == body
+        ceil_load, ceil_cpu, ceil_stmts = await measure(
+            ceiling, f"http://127.0.0.1:{ceiling_port}", token, pg)
+    finally:
+        ceiling.stop()
+    project, base = serve(pg.url, "serve-pg")
+    try:
+        load, cpu, stmts = await measure(project, base, token, pg)
+    finally:
+        project.stop()
+    assert stmts is not None and ceil_stmts is not None
+    ratio = load.rps / ceil_load.rps
+    results += [
+        Result("bare aiohttp, same JSON bytes from memory (reference)", describe(bare_load)),
+        Result("ceiling: aiohttp + asyncpg, same JWT check, query and bytes"
+               + ("" if same else " (BYTES DIFFER)"),
+               f"{describe(ceil_load)}; {ceil_cpu:.2f} ms CPU/req; {ceil_stmts:.2f} stmts/req"),
+        Result("`GET /api/scouts` (20 scouts), PostgreSQL: req/s vs ceiling",
+               f"{describe(load)} = {ratio:.2f}x", ">= 0.7x", ratio >= 0.7),
+        Result("same: p99 vs ceiling's p99", f"{load.p99_ms / ceil_load.p99_ms:.2f}x",
+               "<= 1.5x", load.p99_ms <= 1.5 * ceil_load.p99_ms),
+        Result("same: server CPU per request (PostgreSQL)", f"{cpu:.2f} ms"),
+        Result("SQL statements per `GET /api/scouts` (pg_stat_statements)", f"{stmts:.2f}",
+               "<= 2", stmts <= 2.0),
+    ]
+    return cpu
+
+
+async def list_on_sqlite(pg_cpu: float, results: list[Result]) -> None:
+    with sqlite() as url:
+        token = await seed(url)
+        project, base = serve(url, "serve-sqlite")
+        try:
+            load, cpu, _ = await measure(project, base, token)
+        finally:
+            project.stop()
+    results.append(Result("same on SQLite: CPU per request vs PostgreSQL's",
+                          f"{describe(load)}; {cpu:.2f} ms vs {pg_cpu:.2f} ms",
+                          "no higher", cpu <= pg_cpu))
+
+
+async def health_during_logins(pg: Postgres, results: list[Result]) -> None:
+    project, base = serve(pg.url, "serve-logins")
+    latencies: list[float] = []
+    quiet: list[float] = []
+    logins = 0
+    try:
+        await wait_http(base + "/api/health")
+        async with aiohttp.ClientSession() as session:
+            # The same checks with no logins running: what the machine itself costs.
+            for _ in range(200):
+                start = time.perf_counter()
+                async with session.get(base + "/api/health") as resp:
+                    await resp.read()
+                quiet.append((time.perf_counter() - start) * 1000)
+                await asyncio.sleep(0.01)
+        stop = time.monotonic() + SECONDS * 2
+
+        async def login(session: aiohttp.ClientSession) -> None:
+            nonlocal logins
+            while time.monotonic() < stop:
+                async with session.post(base + "/api/auth/login", json={
+                        "email": "bench@example.com", "password": PASSWORD}) as resp:
+                    assert resp.status == 200, await resp.text()
+                logins += 1
+
+        async def health(session: aiohttp.ClientSession) -> None:
+            while time.monotonic() < stop:
+                start = time.perf_counter()
+                async with session.get(base + "/api/health") as resp:
+                    await resp.read()
+                latencies.append((time.perf_counter() - start) * 1000)
+                await asyncio.sleep(0.01)
+
+        async with aiohttp.ClientSession() as logins_session, \
+                aiohttp.ClientSession() as health_session:
+            await asyncio.gather(health(health_session),
+                                 *(login(logins_session) for _ in range(LOGINS)))
+    finally:
+        project.stop()
+    p99 = percentile(latencies, 0.99)
+    results.append(Result(
+        "`/api/health` with no logins (same process, reference)",
+        f"p50 {percentile(quiet, 0.5):.1f} ms, p99 {percentile(quiet, 0.99):.1f} ms"))
+    results.append(Result(
+        f"`/api/health` while {LOGINS} logins run (bcrypt 12 rounds)",
+        f"p50 {percentile(latencies, 0.5):.1f} ms, p99 {p99:.1f} ms over {len(latencies)} "
+        f"checks; {logins} logins", "p99 <= 20 ms", p99 <= 20))
+
+
+def main() -> list[Result]:
+    results: list[Result] = []
+
+    async def run(pg: Postgres) -> None:
+        pg_cpu = await list_on_postgres(pg, results)
+        await list_on_sqlite(pg_cpu, results)
+        await health_during_logins(pg, results)
+
+    with postgres() as pg:
+        asyncio.run(run(pg))
+    return results

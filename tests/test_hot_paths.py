@@ -1,0 +1,62 @@
+"""Small pieces of the hot paths: the transition table, bcrypt's own thread pool, JSON."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+
+from api.jsonio import dumps
+from engine import auth
+from engine.machine import STATES, TRANSITIONS, IllegalTransition, next_state
+
+
+def test_every_declared_transition_and_nothing_else_is_legal() -> None:
+    legal = {(src, trigger): dest for trigger, source, dest, _ in TRANSITIONS
+             for src in ([source] if isinstance(source, str) else source)}
+    triggers = {trigger for trigger, *_ in TRANSITIONS}
+    for state in STATES:
+        for trigger in triggers:
+            if (state, trigger) in legal:
+                assert next_state(state, trigger) == legal[(state, trigger)]
+            else:
+                with pytest.raises(IllegalTransition):
+                    next_state(state, trigger)
+    with pytest.raises(IllegalTransition):
+        next_state("planning", "no_such_trigger")
+
+
+async def test_bcrypt_never_takes_more_than_its_own_threads(monkeypatch) -> None:
+    """Twenty logins at once hash at most BCRYPT_THREADS at a time, leaving the event loop
+    a core (on the default executor they all ran at once)."""
+    running = 0
+    peak = 0
+    lock = threading.Lock()
+
+    def slow_checkpw(password: bytes, hashed: bytes) -> bool:
+        nonlocal running, peak
+        with lock:
+            running += 1
+            peak = max(peak, running)
+        time.sleep(0.02)  # stands in for the hash's CPU time, in a worker thread
+        with lock:
+            running -= 1
+        return True
+
+    monkeypatch.setattr(auth.bcrypt, "checkpw", slow_checkpw)
+    hashed = auth._DUMMY_HASH
+    results = await asyncio.gather(*(auth.verify_password("pw", hashed) for _ in range(20)))
+    assert all(results)
+    assert peak == auth.BCRYPT_THREADS
+
+
+def test_responses_encode_times_and_ids_as_before() -> None:
+    when = datetime(2026, 3, 3, 12, 30, 5, 123456, tzinfo=UTC)
+    ident = uuid.UUID("12345678-1234-5678-1234-567812345678")
+    assert dumps({"at": when, "id": ident, "whole": when.replace(microsecond=0)}) == (
+        b'{"at":"2026-03-03T12:30:05.123456+00:00",'
+        b'"id":"12345678-1234-5678-1234-567812345678","whole":"2026-03-03T12:30:05+00:00"}')

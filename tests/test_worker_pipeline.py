@@ -1,0 +1,261 @@
+"""The worker pipeline: runs move independently, and the hot paths stay within their
+statement budgets (counted with a SQLAlchemy event listener)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
+
+from engine.db import SINGLE_STATEMENT, Database
+from engine.engine import ScoutEngine
+from engine.storage import runs as run_store
+from engine.tables import scout_executions, scouts
+from tests.engine_support import FAST_RETRY, World, world_for
+from tests.fakes.demo import install_demo
+from tests.support import COMPLETE_SCOUT
+
+
+@pytest.fixture
+async def world(db, database_url, clock) -> AsyncIterator[World]:
+    async with world_for(db, database_url, clock) as w:
+        install_demo(w.ollama, w.searxng, w.crawl4ai)
+        yield w
+
+
+@contextmanager
+def counting_statements(db: Database) -> Iterator[list[str]]:
+    """Every statement the database receives, transaction control included (a BEGIN
+    that a single-statement connection does not send is not counted)."""
+    seen: list[str] = []
+
+    def sends_transaction_control(conn: Any) -> bool:
+        options = conn.get_execution_options()
+        return not (options.get("isolation_level") == "AUTOCOMMIT"
+                    or options.get(SINGLE_STATEMENT))
+
+    def on_execute(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.strip().upper().startswith("BEGIN"):
+            return  # SQLite's BEGIN is issued as SQL from the begin hook; counted below
+        seen.append(statement.split(None, 1)[0].upper())
+
+    def on_begin(conn: Any) -> None:
+        if sends_transaction_control(conn):
+            seen.append("BEGIN")
+
+    def on_end(name: str) -> Any:
+        def listener(conn: Any) -> None:
+            if sends_transaction_control(conn):
+                seen.append(name)
+        return listener
+
+    listeners = [("before_cursor_execute", on_execute), ("begin", on_begin),
+                 ("commit", on_end("COMMIT")), ("rollback", on_end("ROLLBACK"))]
+    engines = [engine.sync_engine for engine in db.engines]
+    for engine in engines:
+        for name, listener in listeners:
+            event.listen(engine, name, listener)
+    try:
+        yield seen
+    finally:
+        for engine in engines:
+            for name, listener in listeners:
+                event.remove(engine, name, listener)
+
+
+async def state_of(world: World, scout_id: uuid.UUID) -> str | None:
+    run = await world.find_run(scout_id)
+    return None if run is None else run["state"]
+
+
+async def wait_for_state(world: World, scout_id: uuid.UUID, state: str) -> None:
+    async def poll() -> None:
+        while await state_of(world, scout_id) != state:  # noqa: ASYNC110 (polls the database)
+            await asyncio.sleep(0.02)
+
+    await asyncio.wait_for(poll(), 20)
+
+
+async def test_a_slow_call_on_one_run_does_not_hold_back_the_others(
+    world: World, monkeypatch
+) -> None:
+    slow = await world.add_scout(email="slow@example.com")
+    quick = [await world.add_scout(email=f"quick{i}@example.com") for i in range(2)]
+    gate = asyncio.Event()
+    original = world.engine.runner._run_step
+
+    async def step(ctx: Any) -> Any:
+        if ctx.scout["id"] == slow["id"]:
+            await gate.wait()  # a service call that hangs
+        return await original(ctx)
+
+    monkeypatch.setattr(world.engine.runner, "_run_step", step)
+    stop = asyncio.Event()
+    worker = asyncio.create_task(world.engine.run_forever(stop))
+    try:
+        for scout in quick:
+            await wait_for_state(world, scout["id"], "done")
+        # The quick runs finished every transition while the slow one still hangs.
+        assert await state_of(world, slow["id"]) == "planning"
+        gate.set()
+        await wait_for_state(world, slow["id"], "done")
+    finally:
+        gate.set()
+        stop.set()
+        await asyncio.wait_for(worker, 20)
+    for scout in [slow, *quick]:
+        run = await world.run_of(scout["id"])
+        steps = await world.steps_of(run["id"])
+        assert [s["step_number"] for s in steps] == list(range(1, run["transitions"] + 1))
+        assert run["lease_owner"] is None
+
+
+async def test_a_freed_slot_is_refilled_at_once(world: World) -> None:
+    """With one slot, three runs still finish without waiting for a tick in between."""
+    settings = replace(world.settings, worker_concurrency=1, tick_seconds=30)
+    engine = ScoutEngine(settings, world.db, clock=world.clock, worker_id="solo",
+                         retry=FAST_RETRY)
+    added = [await world.add_scout(email=f"s{i}@example.com") for i in range(3)]
+    stop = asyncio.Event()
+    worker = asyncio.create_task(engine.run_forever(stop))
+    try:
+        for scout in added:
+            await wait_for_state(world, scout["id"], "done")
+    finally:
+        stop.set()
+        await asyncio.wait_for(worker, 20)
+        await engine.close()
+
+
+async def test_stopping_hands_back_a_held_lease(world: World) -> None:
+    scout = await world.add_scout()
+    stop = asyncio.Event()
+    original = world.engine.runner.commit
+
+    async def commit_then_stop(*args: Any, **kwargs: Any) -> bool:
+        held = await original(*args, **kwargs)
+        stop.set()  # the worker is told to stop right after its first transition
+        return held
+
+    world.engine.runner.commit = commit_then_stop  # type: ignore[method-assign]
+    await asyncio.wait_for(world.engine.run_forever(stop), 20)
+    run = await world.run_of(scout["id"])
+    assert run["transitions"] == 1
+    assert run["lease_owner"] is None and run["lease_expires_at"] is None
+
+
+async def test_a_transition_costs_few_statements(world: World) -> None:
+    """Claim once, then BEGIN + guarded UPDATE + history INSERT + COMMIT per transition
+    (a finished run adds its duplicate check, bookkeeping and email)."""
+    scout = await world.add_scout()
+    await world.engine.scheduler.dispatch(world.clock.now)
+    with counting_statements(world.db) as seen:
+        claims = await world.engine.scheduler.claim(world.clock.now, 4)
+        assert len(claims) == 1
+        claim = claims[0]
+        while claim.held:
+            await world.engine.runner.advance(claim, world.clock.now, hold=True)
+    run = await world.run_of(scout["id"])
+    assert run["state"] == "done" and run["lease_owner"] is None
+    per_transition = len(seen) / run["transitions"]
+    assert not any("max(" in s.lower() for s in seen)
+    # On SQLite the claim is a SELECT plus one guarded UPDATE per run: one more statement.
+    assert per_transition <= 6, (per_transition, seen)
+
+
+async def test_the_scout_list_is_one_statement(client, services) -> None:
+    from tests.support import signup
+
+    user = await signup(client, "list@example.com")
+    for _ in range(3):
+        await user.create_scout(**COMPLETE_SCOUT)
+    with counting_statements(services.db) as seen:
+        async with client.get("/api/scouts", headers=user.headers) as resp:
+            body = await resp.json()
+    assert resp.status == 200 and len(body["scouts"]) == 3
+    assert seen == ["SELECT"]
+
+
+async def test_authentication_is_one_statement(client, services) -> None:
+    from tests.support import signup
+
+    user = await signup(client, "me@example.com")
+    with counting_statements(services.db) as seen:
+        async with client.get("/api/auth/me", headers=user.headers) as resp:
+            assert resp.status == 200
+    assert seen == ["SELECT"]
+
+
+async def test_the_scout_list_of_a_deleted_account_is_refused(client, services) -> None:
+    from engine.tables import users
+    from tests.support import signup
+
+    user = await signup(client, "gone@example.com")
+    async with services.db.transaction() as conn:
+        await conn.execute(sa.delete(users).where(users.c.email == "gone@example.com"))
+    async with client.get("/api/scouts", headers=user.headers) as resp:
+        body = await resp.json()
+    assert resp.status == 401 and body["error"]["code"] == "unauthorized"
+
+
+async def test_the_scout_list_survives_a_dropped_connection(
+    client, services, database_url: str
+) -> None:
+    from tests.support import signup
+
+    if not database_url.startswith("postgresql"):
+        pytest.skip("only a server can drop a connection")
+    user = await signup(client, "dropped@example.com")
+    await user.create_scout(**COMPLETE_SCOUT)
+    async with client.get("/api/scouts", headers=user.headers) as resp:
+        assert resp.status == 200  # the pool now holds a connection
+    # As a database restart would: every pooled connection dies under the server.
+    admin = create_async_engine(database_url, poolclass=NullPool)
+    try:
+        async with admin.begin() as conn:
+            killed = (await conn.execute(sa.text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE pid <> pg_backend_pid() AND datname = current_database() "
+                "AND backend_type = 'client backend'"))).scalar_one()
+    finally:
+        await admin.dispose()
+    assert killed >= 1
+    async with client.get("/api/scouts", headers=user.headers) as resp:
+        body = await resp.json()
+    assert resp.status == 200 and len(body["scouts"]) == 1
+
+
+async def test_dispatch_starts_each_due_scout_once_under_concurrent_dispatchers(
+    world: World,
+) -> None:
+    added = [await world.add_scout(email=f"d{i}@example.com") for i in range(30)]
+    async with world.db.transaction() as conn:  # one incomplete, one already running
+        await conn.execute(scouts.update().where(scouts.c.id == added[0]["id"])
+                           .values(title=""))
+        started = await run_store.insert_execution(
+            conn, added[1]["id"], "manual", world.clock.now, world.engine.controls.deadline)
+    assert started is not None
+    others = [world.make_engine(f"worker-{i}") for i in range(3)]
+    try:
+        counts = await asyncio.gather(
+            world.engine.scheduler.dispatch(world.clock.now),
+            *(e.scheduler.dispatch(world.clock.now) for e in others))
+    finally:
+        for other in others:
+            await other.close()
+    assert sum(counts) == 28
+    async with world.db.read() as conn:
+        per_scout = dict((await conn.execute(
+            sa.select(scout_executions.c.scout_id, sa.func.count())
+            .group_by(scout_executions.c.scout_id))).all())
+    assert added[0]["id"] not in per_scout
+    assert all(per_scout[s["id"]] == 1 for s in added[1:])
