@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -14,9 +15,12 @@ from engine.validation import check_storable_text
 
 
 def _default(value: Any) -> Any:
-    # orjson takes exact types only; asyncpg hands back its own UUID subclass.
+    # orjson takes exact types only: asyncpg hands back its own UUID subclass, and a
+    # frozen clock (freezegun) hands out a datetime subclass.
     if isinstance(value, uuid.UUID):
         return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
     raise TypeError(f"cannot encode {type(value).__name__}")
 
 

@@ -62,6 +62,7 @@ async def server(
     # The chat gets a model that always answers, so a conversation schemathesis manages to
     # start on a real scout streams a reply like in production.
     fake_ollama.responder = lambda _body: ScriptedReply(content="Noted.")
+    fake_ollama.embed_dim = EMBEDDING_DIM  # findings search embeds the question
     settings = Settings.from_env({
         "DATABASE_URL": postgres_url,
         "APP_ENV": "test",

@@ -138,10 +138,10 @@ async def test_a_save_the_database_refuses_fails_the_run_at_once(
     world.script_happy_path()
     real_add_step = run_store.add_step
 
-    async def refuse(conn: Any, execution_id: Any, step: dict[str, Any]) -> None:
+    async def refuse(conn: Any, execution_id: Any, step: dict[str, Any], number: int) -> None:
         if step["description"].startswith("Round 1"):  # the step's result, not the failure
             raise sa.exc.DataError("INSERT ...", {}, ValueError("invalid byte sequence"))
-        await real_add_step(conn, execution_id, step)
+        await real_add_step(conn, execution_id, step, number)
 
     monkeypatch.setattr(run_store, "add_step", refuse)
     report = await world.engine.tick()
