@@ -8,7 +8,7 @@ from datetime import datetime
 
 from aiohttp import web
 
-from api import auth_routes, chat_routes, execution_routes, scout_routes
+from api import auth_routes, chat_routes, execution_routes, live_routes, scout_routes
 from api.context import SERVICES, Services
 from api.jsonio import json_response
 from api.middleware import errors_as_json, install_cors
@@ -87,6 +87,8 @@ def create_app(
             await services.db.close()
 
         app.cleanup_ctx.append(close_resources)
+    # After close_resources: cleanup runs in reverse, so the hub stops before the pool closes.
+    live_routes.install(app, services)
     return app
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -10,6 +10,8 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
+
+from engine.live import changes
 
 READ_ONLY = "scouts_read_only"
 
@@ -57,6 +59,9 @@ class Database:
     def __init__(self, url: str, *, pool_size: int = 10) -> None:
         self.url = url
         self.engine = create_engine(url, pool_size=pool_size)
+        # Called after a transaction that announced changes has committed (engine/live):
+        # in-process listeners hear of them at once instead of at the next poll.
+        self.on_announce: list[Callable[[], None]] = []
 
     @property
     def dialect(self) -> str:
@@ -64,8 +69,17 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncConnection]:
+        announced = False
         async with self.engine.begin() as conn:
-            yield conn
+            changes.begin(conn)
+            try:
+                yield conn
+                await changes.flush(conn)
+            finally:
+                announced = changes.discard(conn)
+        if announced:
+            for listener in self.on_announce:
+                listener()
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
