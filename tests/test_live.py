@@ -133,10 +133,35 @@ async def test_an_edit_in_the_api_is_an_event_with_the_scout_as_get_returns_it(
         status, _ = await owner.request("PATCH", f"/api/scouts/{scout['id']}",
                                         json={"title": "Ramen bars"})
         assert status == 200
-        frame = await reader.event()
+        frame = (await reader.events_until(lambda f: f.data.get("title") == "Ramen bars"))[-1]
         status, fetched = await owner.request("GET", f"/api/scouts/{scout['id']}")
         assert frame.event == "scout" and frame.data == fetched["scout"]
         assert frame.data["title"] == "Ramen bars"
+
+
+async def test_run_now_and_cancel_in_the_api_are_events_of_the_run_and_its_scout(
+    client: TestClient,
+) -> None:
+    owner = await signup(client, "owner@example.com")
+    scout = await owner.create_scout(**COMPLETE_SCOUT)
+    async with events(owner) as reader:
+        status, body = await owner.request("POST", f"/api/scouts/{scout['id']}/run")
+        assert status == 202
+        run_id = body["execution"]["id"]
+        started = (await reader.events_until(lambda f: f.event == "execution"))[-1]
+        assert started.data["id"] == run_id
+        assert started.data["state"] == "planning" and started.data["status"] == "running"
+
+        status, _ = await owner.request("POST", f"/api/executions/{run_id}/cancel")
+        assert status == 200
+        cancelled = await reader.event()
+        assert cancelled.event == "execution" and cancelled.data["status"] == "cancelled"
+        touched = await reader.event()  # a cancelled run still sets the scout's last run
+        assert touched.event == "scout" and touched.data["last_run_at"] is not None
+
+
+# A stream may also bring a change committed just before it opened (the client's first
+# load has it already): the tests below wait for the event they are about, not the first.
 
 
 async def test_reconnecting_with_last_event_id_replays_what_was_missed(
@@ -147,7 +172,7 @@ async def test_reconnecting_with_last_event_id_replays_what_was_missed(
     path = f"/api/scouts/{scout['id']}"
     async with events(owner) as reader:
         await owner.request("PATCH", path, json={"title": "Two"})
-        seen = await reader.event()
+        seen = (await reader.events_until(lambda f: f.data.get("title") == "Two"))[-1]
     # Missed while disconnected:
     await owner.request("PATCH", path, json={"title": "Three"})
     await owner.request("PATCH", path, json={"goal": "Find ramen"})
@@ -172,7 +197,7 @@ async def test_a_gap_that_cannot_be_replayed_asks_the_client_to_resync(
     path = f"/api/scouts/{scout['id']}"
     async with events(owner) as reader:
         await owner.request("PATCH", path, json={"title": "Two"})
-        seen = await reader.event()
+        seen = (await reader.events_until(lambda f: f.data.get("title") == "Two"))[-1]
     await owner.request("PATCH", path, json={"title": "Three"})
     await owner.request("PATCH", path, json={"title": "Four"})
     if last_event_id == "pruned":
