@@ -356,3 +356,65 @@ def test_live_settings_refuse_bad_values(env: dict[str, str], message: str) -> N
 
     with pytest.raises(ConfigError, match=message):
         Settings.from_env(env)
+
+
+async def test_a_browser_on_another_allowed_origin_may_send_last_event_id(
+    settings: Settings, db: Database, clock
+) -> None:
+    from api.app import build_services
+
+    origin = "https://scouts.example.com"
+    services = build_services(dataclasses.replace(settings, cors_origins=(origin,)), db=db,
+                              clock=clock, bcrypt_rounds=4)
+    try:
+        async with TestClient(TestServer(create_app(services, own_database=False))) as client:
+            async with client.options("/api/events", headers={
+                    "Origin": origin, "Access-Control-Request-Method": "GET",
+                    "Access-Control-Request-Headers": "authorization, last-event-id"}) as resp:
+                assert resp.status == 204
+                allowed = resp.headers["Access-Control-Allow-Headers"].lower()
+                assert "last-event-id" in allowed and "authorization" in allowed
+    finally:
+        await services.engine.close()
+
+
+async def test_an_event_committed_out_of_id_order_is_still_delivered(
+    db: Database, settings: Settings, clock
+) -> None:
+    """PostgreSQL hands out ids when rows are inserted, but transactions commit in their own
+    order: an id read as missing is looked for again on the next reads."""
+    from engine.live.hub import LiveHub
+
+    async with db.transaction() as conn:
+        user = await create_user(conn, "owner@example.com", "x", clock.now)
+        scout = await create_scout(conn, user["id"], {"title": "t"}, clock.now)
+    hub = LiveHub(db, settings, clock)
+    async with db.read() as conn:
+        hub.cursor = await store.newest_id(conn)
+    stream = hub.open(user["id"])
+
+    def row(event_id: int) -> dict:
+        return {"id": event_id, "user_id": user["id"], "kind": "scout",
+                "scout_id": scout["id"], "execution_id": None, "created_at": clock.now}
+
+    base = hub.cursor
+    async with db.transaction() as conn:  # the later id commits first
+        await conn.execute(live_events.insert().values(**row(base + 2)))
+    await hub.drain()
+    assert (await stream.next(0)).id == base + 2
+    async with db.transaction() as conn:  # then the earlier one
+        await conn.execute(live_events.insert().values(**row(base + 1)))
+    await hub.drain()
+    late = await stream.next(0)
+    assert late is not None and late.id == base + 1 and late.data["id"] == scout["id"]
+
+
+async def test_a_client_that_cannot_keep_up_is_told_to_resync() -> None:
+    from engine.live.streams import LiveEvent, Stream
+
+    stream = Stream(uuid.uuid4(), capacity=3)
+    for event_id in range(1, 5):
+        stream.push(LiveEvent(event_id, "scout", {}))
+    assert stream.closed == "resync"
+    assert [(await stream.next(0)).id for _ in range(3)] == [1, 2, 3]  # what fitted
+    assert await stream.next(0) is None
