@@ -418,3 +418,29 @@ async def test_a_client_that_cannot_keep_up_is_told_to_resync() -> None:
     assert stream.closed == "resync"
     assert [(await stream.next(0)).id for _ in range(3)] == [1, 2, 3]  # what fitted
     assert await stream.next(0) is None
+
+
+async def test_stopping_is_not_held_up_by_a_swallowed_cancellation(
+    db: Database, settings: Settings, clock
+) -> None:
+    """A driver may turn the cancellation of a query into an ordinary error; the hub's loop
+    must still end, or the server's shutdown would wait forever."""
+    from engine.live.hub import LiveHub
+
+    hub = LiveHub(db, settings, clock)
+    await hub.start()
+    entered = asyncio.Event()
+
+    async def stubborn_drain() -> None:
+        entered.set()
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            raise RuntimeError("the query was interrupted") from None
+
+    hub.drain = stubborn_drain  # type: ignore[method-assign]
+    hub.wake()
+    await asyncio.wait_for(entered.wait(), timeout=5)
+    started = time.monotonic()
+    await asyncio.wait_for(hub.stop(), timeout=20)
+    assert time.monotonic() - started < 8

@@ -24,6 +24,7 @@ from engine.db import Database
 from engine.errors import RateLimited
 from engine.live import store
 from engine.live.streams import LiveEvent, Stream
+from engine.live.tasks import finish
 from engine.views import execution_summary, scout_view
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,7 @@ class LiveHub:
         self._pump: asyncio.Task[None] | None = None
         self._listener: Any = None
         self._next_prune = 0.0
+        self._stopping = False
         self.polls = 0  # change-log reads, for tests and the benchmark
 
     @property
@@ -70,15 +72,13 @@ class LiveHub:
             await self._listener.start()
 
     async def stop(self) -> None:
+        self._stopping = True
         self.close_all("shutdown")
         with contextlib.suppress(ValueError):
             self.db.on_announce.remove(self.wake)
         if self._listener is not None:
             await self._listener.stop()
-        if self._pump is not None:
-            self._pump.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._pump
+        await finish(self._pump)
 
     def wake(self) -> None:
         self._wakeup.set()
@@ -143,7 +143,7 @@ class LiveHub:
 
     async def _run(self) -> None:
         last_read = 0.0
-        while True:
+        while not self._stopping:
             polling = self.db.dialect == "sqlite" and bool(self.streams)
             timeout = self.settings.live_poll_seconds if polling else IDLE_WAIT
             with contextlib.suppress(TimeoutError):

@@ -17,6 +17,7 @@ import asyncpg
 from sqlalchemy.engine import make_url
 
 from engine.live.changes import CHANNEL
+from engine.live.tasks import finish
 
 log = logging.getLogger(__name__)
 
@@ -35,16 +36,16 @@ class PgListener:
         self._wake = wake
         self._task: asyncio.Task[None] | None = None
         self._lost = asyncio.Event()
+        self._stopping = False
         self.connected = asyncio.Event()
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        self._stopping = True
+        self._lost.set()
+        await finish(self._task)
 
     def _notified(self, *_args: Any) -> None:
         self._wake()
@@ -54,7 +55,7 @@ class PgListener:
 
     async def _run(self) -> None:
         failures = 0
-        while True:
+        while not self._stopping:
             try:
                 conn = await asyncpg.connect(self._dsn)
             except (OSError, asyncpg.PostgresError) as exc:
@@ -65,6 +66,9 @@ class PgListener:
                 await asyncio.sleep(delay)
                 continue
             failures = 0
+            if self._stopping:
+                await conn.close(timeout=2)
+                return
             self._lost.clear()
             try:
                 conn.add_termination_listener(self._terminated)
