@@ -444,3 +444,24 @@ async def test_stopping_is_not_held_up_by_a_swallowed_cancellation(
     started = time.monotonic()
     await asyncio.wait_for(hub.stop(), timeout=20)
     assert time.monotonic() - started < 8
+
+
+async def test_the_change_log_is_read_once_per_interval_however_many_streams(
+    db: Database, settings: Settings, clock
+) -> None:
+    """SQLite: one shared poll per LIVE_POLL_SECONDS (0.2 s here), not one per stream.
+    PostgreSQL: no timer at all, reads happen when NOTIFY (or a stream opening) wakes it."""
+    from engine.live.hub import LiveHub
+
+    hub = LiveHub(db, settings, clock)
+    await hub.start()
+    try:
+        for _ in range(settings.live_max_streams):
+            hub.open(uuid.uuid4())
+        await asyncio.sleep(1.0)  # a rate over real time is what is measured
+        if db.dialect == "sqlite":
+            assert 1 <= hub.polls <= 1.0 / settings.live_poll_seconds + 2
+        else:
+            assert hub.polls <= 2
+    finally:
+        await hub.stop()
