@@ -9,7 +9,14 @@ from datetime import datetime
 
 from aiohttp import web
 
-from api import auth_routes, chat_routes, execution_routes, password_reset_routes, scout_routes
+from api import (
+    auth_routes,
+    chat_routes,
+    execution_routes,
+    live_routes,
+    password_reset_routes,
+    scout_routes,
+)
 from api.context import SERVICES, Services
 from api.findings_routes import routes as findings_routes
 from api.jsonio import json_response
@@ -113,6 +120,8 @@ def create_app(
             await services.db.close()
 
         app.cleanup_ctx.append(close_resources)
+    # After close_resources: cleanup runs in reverse, so the hub stops before the pool closes.
+    live_routes.install(app, services)
     return app
 
 

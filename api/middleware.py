@@ -95,7 +95,7 @@ def install_cors(app: web.Application, origins: tuple[str, ...]) -> None:
                 and "Access-Control-Request-Method" in request.headers):
             headers.update({
                 "Access-Control-Allow-Methods": "GET, POST, PUT, PATCH, DELETE, OPTIONS",
-                "Access-Control-Allow-Headers": "Authorization, Content-Type",
+                "Access-Control-Allow-Headers": "Authorization, Content-Type, Last-Event-ID",
                 "Access-Control-Max-Age": "600",
             })
             return web.Response(status=204, headers=headers)

@@ -157,6 +157,7 @@ CHAT_REQUEST = obj({
         "latitude": LATITUDE, "longitude": LONGITUDE,
     })),
 }, ["scoutId", "messages"])
+RESYNC = obj({"reason": STR}, ["reason"])
 
 RESET_REQUEST = obj({"email": {"type": "string", "format": "email"}}, ["email"])
 RESET_ACCEPTED = obj({"status": {"const": "accepted"}, "message": STR}, ["status", "message"])
@@ -179,6 +180,7 @@ COMPONENTS = {
     "Credentials": CREDENTIALS, "RefreshRequest": REFRESH, "ChatRequest": CHAT_REQUEST,
     "PasswordResetRequest": RESET_REQUEST, "PasswordResetConfirm": RESET_CONFIRM,
     "Finding": FINDING,
+    "Resync": RESYNC,
 }
 
 
@@ -306,6 +308,43 @@ LINKS: dict[tuple[str, str], dict[str, dict[str, Any]]] = {
 }
 
 
+EVENTS_DESCRIPTION = """\
+A Server-Sent Events stream (`text/event-stream`) of the signed-in user's changes, nobody
+else's. Authenticate with the `Authorization: Bearer` header (read the stream with `fetch`);
+a token in the URL is not accepted. Each event has an `id:` and one of these types:
+
+- `execution`: one of the user's runs changed state, waits, finished or failed; `data` is
+  the run as `GET /api/scouts/{id}/executions` lists it (schema `Execution`).
+- `scout`: one of the user's scouts changed (edit, activate/pause, auto-disable, last run);
+  `data` is the scout as `GET /api/scouts/{id}` returns it (schema `Scout`).
+- `resync`: changes since the `Last-Event-ID` the client sent can no longer be replayed
+  (older than `LIVE_REPLAY_SECONDS`, or unknown); reload the data, then carry on.
+
+`data` is the current state when the event is sent. Idle streams receive a `: heartbeat`
+comment every `LIVE_HEARTBEAT_SECONDS`. The stream ends when the access token expires
+(reconnect with a fresh one and `Last-Event-ID`), on logout and on server shutdown.
+Too many open streams for the account or the server answer 429 `too_many_streams`."""
+EVENTS_OPERATION: dict[str, Any] = {
+    "summary": "Live changes of the caller's scouts and runs (Server-Sent Events)",
+    "description": EVENTS_DESCRIPTION,
+    "security": [{"bearer": []}],
+    "parameters": [{
+        "name": "Last-Event-ID", "in": "header", "required": False, "schema": STR,
+        "description": "id of the last event received; what came after it is replayed",
+    }],
+    "responses": {
+        "200": {
+            "description": "the event stream",
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            "x-events": {"execution": ref("Execution"), "scout": ref("Scout"),
+                         "resync": ref("Resync")},
+        },
+        **{code: {"description": ERRORS[code], **json_content(ref("Error"))}
+           for code in ("401", "429")},
+    },
+}
+
+
 def openapi_document() -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for method, path, summary, auth, body, status, response, errors in OPERATIONS:
@@ -329,6 +368,7 @@ def openapi_document() -> dict[str, Any]:
         for code in (*errors, *(("401",) if auth else ())):
             op["responses"][code] = {"description": ERRORS[code], **json_content(ref("Error"))}
         paths.setdefault(path, {})[method] = op
+    paths["/api/events"] = {"get": EVENTS_OPERATION}
     return {
         "openapi": "3.1.0",
         "info": {"title": "Open Scouts API", "version": "1.0.0"},

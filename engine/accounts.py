@@ -16,6 +16,7 @@ from engine import auth
 from engine.config import Settings
 from engine.db import Database
 from engine.errors import Conflict, RateLimited, Unauthorized, ValidationFailed
+from engine.live import changes
 from engine.ratelimit import SlidingWindowLimiter
 from engine.storage import users as user_store
 
@@ -189,6 +190,7 @@ class Accounts:
             family = await user_store.family_of(conn, auth.hash_refresh_token(refresh_token))
             if family is not None:
                 await user_store.revoke_family(conn, family, now)
+                changes.signed_out(conn, family)
 
     def user_id_for_token(self, token: str, now: datetime) -> uuid.UUID:
         """The caller's id from a valid access token, without asking the database."""

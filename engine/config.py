@@ -40,6 +40,11 @@ SETTINGS_ENV_VARS: tuple[str, ...] = (
     "MAIL_CLAIM_SECONDS",
     "LOG_LEVEL",
     "TRUSTED_PROXIES",
+    "LIVE_HEARTBEAT_SECONDS",
+    "LIVE_POLL_SECONDS",
+    "LIVE_REPLAY_SECONDS",
+    "LIVE_MAX_STREAMS",
+    "LIVE_MAX_STREAMS_PER_USER",
 )
 
 MIN_PRODUCTION_SECRET_LENGTH = 32
@@ -60,6 +65,19 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> i
         raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
     if value < minimum:
         raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float, minimum: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, got {raw!r}") from None
+    if not value >= minimum:  # also refuses nan
+        raise ConfigError(f"{name} must be at least {minimum}, got {raw}")
     return value
 
 
@@ -123,6 +141,11 @@ class Settings:
     log_level: str = "INFO"
     # Peers whose X-Forwarded-For is believed (our own front end's proxy); nobody by default.
     trusted_proxies: tuple[IPNetwork, ...] = ()
+    live_heartbeat_seconds: float = 15.0
+    live_poll_seconds: float = 1.0
+    live_replay_seconds: int = 300
+    live_max_streams: int = 1000
+    live_max_streams_per_user: int = 10
     # True when no JWT_SECRET was given and a throwaway one was generated (development).
     jwt_secret_generated: bool = False
 
@@ -179,6 +202,14 @@ class Settings:
             log_level=(env.get("LOG_LEVEL", "").strip() or cls.log_level).upper(),
             jwt_secret_generated=generated,
             trusted_proxies=_networks(env, "TRUSTED_PROXIES"),
+            live_heartbeat_seconds=_seconds(env, "LIVE_HEARTBEAT_SECONDS",
+                                            cls.live_heartbeat_seconds, 1.0),
+            # SQLite change poll: once a second at most, however many streams are open.
+            live_poll_seconds=_seconds(env, "LIVE_POLL_SECONDS", cls.live_poll_seconds, 1.0),
+            live_replay_seconds=_int(env, "LIVE_REPLAY_SECONDS", cls.live_replay_seconds),
+            live_max_streams=_int(env, "LIVE_MAX_STREAMS", cls.live_max_streams),
+            live_max_streams_per_user=_int(env, "LIVE_MAX_STREAMS_PER_USER",
+                                           cls.live_max_streams_per_user),
         )
 
 

@@ -13,6 +13,7 @@ from engine.config import Settings
 from engine.db import Database
 from engine.errors import Conflict, RateLimited
 from engine.executions import Executions, execution_not_found
+from engine.live import changes
 from engine.machine import WORKING_STATES
 from engine.runner import end_run_from_outside
 from engine.scouts import ensure_can_activate, scout_not_found
@@ -79,6 +80,7 @@ class RunControls:
             # A cancelled run still counts as a run for scheduling, not as a failure.
             await conn.execute(scouts.update().where(scouts.c.id == run["scout_id"])
                                .values(last_run_at=now))
+            changes.scout_changed(conn, run["scout_id"])
         return await self.executions.get(execution_id, now, user_id)
 
     async def resume(

@@ -12,6 +12,8 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
+from engine.live import changes
+
 READ_ONLY = "scouts_read_only"
 # A connection that runs single statements without BEGIN/COMMIT around them: one
 # statement is its own consistent snapshot, and it saves two round trips per request.
@@ -126,6 +128,9 @@ class Database:
         """Every engine this database sends statements through (for instrumentation)."""
         return (self.engine,) if self._single.pool is self.engine.pool else (
             self.engine, self._single)
+        # Called after a transaction that announced changes has committed (engine/live):
+        # in-process listeners hear of them at once instead of at the next poll.
+        self.on_announce: list[Callable[[], None]] = []
 
     @property
     def dialect(self) -> str:
@@ -133,8 +138,17 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncConnection]:
+        announced = False
         async with self.engine.begin() as conn:
-            yield conn
+            changes.begin(conn)
+            try:
+                yield conn
+                await changes.flush(conn)
+            finally:
+                announced = changes.discard(conn)
+        if announced:
+            for listener in self.on_announce:
+                listener()
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:

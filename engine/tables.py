@@ -250,3 +250,23 @@ notifications = sa.Table(
         sqlite_where=sa.text("sent_at IS NULL"),
     ),
 )
+
+# Change log for live updates (GET /api/events): one row per change a user may see, written
+# in the transaction that made the change. Its ids are the streams' event ids; the API reads
+# it to fan changes out (woken by NOTIFY on PostgreSQL, by a poll on SQLite) and to replay
+# what a reconnecting client missed. Rows older than LIVE_REPLAY_SECONDS are pruned. No
+# foreign keys: an event about a deleted scout is simply not delivered.
+live_events = sa.Table(
+    "live_events",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True,
+              autoincrement=True),
+    sa.Column("user_id", sa.Uuid, nullable=False),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("scout_id", sa.Uuid),
+    sa.Column("execution_id", sa.Uuid),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Index("ix_live_events_user_id_id", "user_id", "id"),
+    sa.Index("ix_live_events_created_at", "created_at"),
+    sqlite_autoincrement=True,
+)

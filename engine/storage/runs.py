@@ -16,6 +16,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.ext.compiler import compiles
 
+from engine.live import changes
 from engine.machine import ENGINE_VERSION, FINAL_STATES
 from engine.storage.rows import as_dict, as_dicts
 from engine.tables import scout_execution_steps, scout_executions, scouts
@@ -33,8 +34,9 @@ async def insert_execution(
 
     The partial unique index decides, so two dispatchers racing cannot both succeed.
     """
+    execution_id = uuid.uuid4()
     values = {
-        "id": uuid.uuid4(),
+        "id": execution_id,
         "scout_id": scout_id,
         "state": "planning",
         "trigger": trigger,
@@ -52,6 +54,7 @@ async def insert_execution(
             await conn.execute(scout_executions.insert().values(**values))
     except sa.exc.IntegrityError:
         return None
+    changes.execution_changed(conn, execution_id)
     return values
 
 
@@ -300,7 +303,10 @@ async def update_guarded(
         result = await conn.execute(UPDATE_IN_STATE, params)
     else:
         result = await conn.execute(UPDATE_IN_STATE_LEASED, {**params, "guard_worker": worker})
-    return result.rowcount == 1
+    if result.rowcount != 1:
+        return False
+    changes.execution_changed(conn, execution_id)
+    return True
 
 
 async def expired_runs(
@@ -323,6 +329,7 @@ async def record_scout_success(conn: AsyncConnection, scout_id: uuid.UUID, now: 
         scouts.update().where(scouts.c.id == scout_id).values(consecutive_failures=0,
                                                               last_run_at=now)
     )
+    changes.scout_changed(conn, scout_id)
 
 
 async def record_scout_failure(
@@ -336,6 +343,7 @@ async def record_scout_failure(
         .returning(scouts.c.consecutive_failures, scouts.c.is_active)
     )
     row = result.first()
+    changes.scout_changed(conn, scout_id)
     if row is None or not row.is_active or row.consecutive_failures < disable_after:
         return False
     await conn.execute(scouts.update().where(scouts.c.id == scout_id).values(is_active=False))

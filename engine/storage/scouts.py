@@ -7,6 +7,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from engine.live import changes
 from engine.storage.rows import as_dict
 from engine.tables import scout_executions, scouts, users
 
@@ -25,6 +26,7 @@ async def create_scout(
         **fields,
     }
     result = await conn.execute(scouts.insert().values(**values).returning(*scouts.c))
+    changes.scout_changed(conn, values["id"])
     return dict(result.one()._mapping)
 
 
@@ -118,7 +120,10 @@ async def update_scout(
         .values(**fields, updated_at=now)
         .returning(*scouts.c)
     )
-    return as_dict(result.first())
+    row = as_dict(result.first())
+    if row is not None:
+        changes.scout_changed(conn, scout_id)
+    return row
 
 
 async def delete_scout(conn: AsyncConnection, user_id: uuid.UUID, scout_id: uuid.UUID) -> bool:

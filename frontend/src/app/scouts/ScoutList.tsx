@@ -1,10 +1,11 @@
 "use client";
 
 import Link from "next/link";
-import { useCallback, useEffect, useState } from "react";
+import { useCallback, useEffect, useRef, useState } from "react";
 import { ApiError, errorMessage, scouts as scoutsApi } from "@/lib/api";
 import { useRequireUser } from "@/lib/auth";
 import { frequencyLabel, relativeTime, scoutTitle } from "@/lib/format";
+import { useLiveEvents, type LiveMessage } from "@/lib/live";
 import type { ScoutListItem } from "@/lib/types";
 import { ConfirmDialog } from "@/components/ConfirmDialog";
 import { ErrorAlert, Loading } from "@/components/Feedback";
@@ -26,13 +27,41 @@ export function ScoutList() {
     }
   }, []);
 
+  // Live changes patch the list in place; polling is the fallback when the stream is down.
+  const itemsRef = useRef(items);
+  useEffect(() => {
+    itemsRef.current = items;
+  }, [items]);
+  const live = useLiveEvents((m: LiveMessage) => {
+    if (m.type === "resync" || (m.type === "scout" && !itemsRef.current?.some((x) => x.id === m.data.id))) {
+      void load();
+    } else if (m.type === "scout") {
+      setItems((prev) => prev?.map((x) => (x.id === m.data.id ? { ...x, ...m.data } : x)) ?? null);
+    } else {
+      const run = m.data;
+      setItems(
+        (prev) =>
+          prev?.map((x) =>
+            x.id === run.scout_id && (!x.latest_execution || x.latest_execution.id === run.id || (run.started_at ?? "") >= (x.latest_execution.started_at ?? ""))
+              ? { ...x, latest_execution: run }
+              : x,
+          ) ?? null,
+      );
+    }
+  }, Boolean(user));
+
   useEffect(() => {
     if (!user) return;
+    // Also when the stream (re)opens: nothing that changed before it is missed.
     // eslint-disable-next-line react-hooks/set-state-in-effect
     void load();
+  }, [user, load, live]);
+
+  useEffect(() => {
+    if (!user || live) return;
     const timer = window.setInterval(load, 30_000);
     return () => window.clearInterval(timer);
-  }, [user, load]);
+  }, [user, load, live]);
 
   async function toggle(s: ScoutListItem) {
     setError(null);

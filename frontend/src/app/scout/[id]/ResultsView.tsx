@@ -3,6 +3,7 @@
 import { useCallback, useEffect, useRef, useState } from "react";
 import { ApiError, errorMessage, executions as executionsApi, scouts as scoutsApi } from "@/lib/api";
 import { formatDuration } from "@/lib/format";
+import { useLiveEvents } from "@/lib/live";
 import type { ExecutionAction, ExecutionDetail, ExecutionSummary, Scout } from "@/lib/types";
 import { ErrorAlert, Loading } from "@/components/Feedback";
 import { ExecutionCard } from "./ExecutionCard";
@@ -82,17 +83,24 @@ export function ResultsView({ scout, onScoutStale }: Props) {
 
   const inFlight = head?.some((e) => e.status === "running") ?? false;
 
-  useEffect(() => {
-    // eslint-disable-next-line react-hooks/set-state-in-effect
-    void poll();
-  }, [poll]);
+  // Each live change of this scout's runs reloads them; polling only while the stream is down.
+  const live = useLiveEvents((m) => {
+    if (m.type === "resync" || (m.type === "execution" && m.data.scout_id === scoutId)) void poll();
+  });
 
   useEffect(() => {
+    // Also when the stream (re)opens: nothing that changed before it is missed.
+    // eslint-disable-next-line react-hooks/set-state-in-effect
+    void poll();
+  }, [poll, live]);
+
+  useEffect(() => {
+    if (live) return;
     const timer = window.setInterval(() => {
       if (document.visibilityState !== "hidden") void poll();
     }, inFlight ? POLL_BUSY_MS : POLL_IDLE_MS);
     return () => window.clearInterval(timer);
-  }, [inFlight, poll]);
+  }, [inFlight, poll, live]);
 
   // When a run finishes the scout's last-run time and failure count change.
   useEffect(() => {

@@ -6,6 +6,7 @@ import { ApiError, errorMessage, preferences as prefsApi, scouts as scoutsApi } 
 import { useRequireUser } from "@/lib/auth";
 import { toUIMessages } from "@/lib/chat";
 import { scoutTitle } from "@/lib/format";
+import { useLiveEvents } from "@/lib/live";
 import type { Scout, ScoutLocation } from "@/lib/types";
 import { ErrorAlert, Loading, NotFoundPanel } from "@/components/Feedback";
 import { ChatPanel } from "./ChatPanel";
@@ -56,6 +57,11 @@ export function ScoutPage({ id }: { id: string }) {
       cancelled = true;
     };
   }, [id, user]);
+
+  // Edits from another tab, activation, auto-disable and last-run times arrive live.
+  useLiveEvents((m) => {
+    if (m.type === "scout" && m.data.id === id) setScout(m.data);
+  }, Boolean(user));
 
   const refreshScout = useCallback(async () => {
     try {
