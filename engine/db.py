@@ -110,6 +110,9 @@ class Database:
     def __init__(self, url: str, *, pool_size: int = 10) -> None:
         self.url = url
         self.engine = create_engine(url, pool_size=pool_size)
+        # Called after a transaction that announced changes has committed (engine/live):
+        # in-process listeners hear of them at once instead of at the next poll.
+        self.on_announce: list[Callable[[], None]] = []
         if self.engine.dialect.name == "postgresql":
             # A pool of its own whose connections are born in autocommit: switching a
             # pooled connection's isolation level on every checkout showed in profiles.
@@ -128,9 +131,6 @@ class Database:
         """Every engine this database sends statements through (for instrumentation)."""
         return (self.engine,) if self._single.pool is self.engine.pool else (
             self.engine, self._single)
-        # Called after a transaction that announced changes has committed (engine/live):
-        # in-process listeners hear of them at once instead of at the next poll.
-        self.on_announce: list[Callable[[], None]] = []
 
     @property
     def dialect(self) -> str:
