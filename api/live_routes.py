@@ -62,7 +62,7 @@ async def events(request: web.Request, user_id: uuid.UUID) -> web.StreamResponse
     hub = request.app[LIVE_HUB]
     settings = services(request).settings
     expires_at = _token_expiry(request)
-    stream = hub.open(user_id)  # before the replay, so nothing falls between the two
+    stream = await hub.open(user_id)  # before the replay, so nothing falls between the two
     try:
         backlog = await hub.replay(user_id, request.headers.get("Last-Event-ID"))
         response = web.StreamResponse(headers={

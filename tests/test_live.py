@@ -391,7 +391,7 @@ async def test_an_event_committed_out_of_id_order_is_still_delivered(
     hub = LiveHub(db, settings, clock)
     async with db.read() as conn:
         hub.cursor = await store.newest_id(conn)
-    stream = hub.open(user["id"])
+    stream = await hub.open(user["id"])
 
     def row(event_id: int) -> dict:
         return {"id": event_id, "user_id": user["id"], "kind": "scout",
@@ -457,7 +457,7 @@ async def test_the_change_log_is_read_once_per_interval_however_many_streams(
     await hub.start()
     try:
         for _ in range(settings.live_max_streams):
-            hub.open(uuid.uuid4())
+            await hub.open(uuid.uuid4())
         await asyncio.sleep(1.0)  # a rate over real time is what is measured
         if db.dialect == "sqlite":
             assert 1 <= hub.polls <= 1.0 / settings.live_poll_seconds + 2

@@ -85,18 +85,24 @@ class LiveHub:
 
     # -- streams ------------------------------------------------------------------------
 
-    def open(self, user_id: uuid.UUID) -> Stream:
+    async def open(self, user_id: uuid.UUID) -> Stream:
         """Register a stream; over either cap a RateLimited (429) says which."""
         if self.open_streams >= self.settings.live_max_streams:
             raise RateLimited("the server has too many open event streams; try again shortly",
                               retry_after=30, code="too_many_streams")
-        mine = self.streams.setdefault(user_id, set())
-        if len(mine) >= self.settings.live_max_streams_per_user:
+        if len(self.streams.get(user_id, ())) >= self.settings.live_max_streams_per_user:
             raise RateLimited(
                 f"at most {self.settings.live_max_streams_per_user} event streams can be open "
                 "per account; close another tab or window", retry_after=30,
                 code="too_many_streams")
+        if not self.open_streams:
+            # Idle until now, the pump has not followed the change log (see drain): start
+            # from its end, read before the stream exists so nothing after it is missed.
+            async with self.db.read() as conn:
+                self.cursor = max(self.cursor, await store.newest_id(conn))
+            self._gaps.clear()
         stream = Stream(user_id)
+        mine = self.streams.setdefault(user_id, set())
         mine.add(stream)
         self.wake()  # on SQLite the poll restarts with the first stream
         return stream
@@ -166,12 +172,12 @@ class LiveHub:
     async def drain(self) -> None:
         """Deliver every event committed since the last read."""
         while True:
+            if not self.streams:
+                # Nobody to tell: no read at all, so an API process without open streams
+                # costs the database nothing per commit. The first stream's drain reads
+                # on from the cursor; rows for users without a stream are skipped there.
+                return
             async with self.db.read() as conn:
-                if not self.streams:
-                    # Nobody to tell: skip ahead instead of reading what no one wants.
-                    self.cursor = max(self.cursor, await store.newest_id(conn))
-                    self._gaps.clear()
-                    return
                 self.polls += 1
                 rows = await store.after(conn, self.cursor, BATCH)
                 late = await self._late_rows(conn)
