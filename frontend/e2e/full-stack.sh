@@ -107,7 +107,7 @@ PIDS+=($!)
 (
   cd "$FRONTEND/$STANDALONE"
   export NODE_ENV=production HOSTNAME=127.0.0.1 PORT=$WEB_PORT API_URL="http://127.0.0.1:$API_PORT"
-  exec setsid node server.js >"$WORK/web.log" 2>&1
+  exec setsid node "$FRONTEND/serve.mjs" . >"$WORK/web.log" 2>&1
 ) &
 PIDS+=($!)
 
