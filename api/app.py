@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from aiohttp import web
 
@@ -56,7 +56,7 @@ def build_services(
         settings=settings,
         db=db,
         accounts=Accounts(db, settings, bcrypt_rounds=bcrypt_rounds),
-        scouts=Scouts(db),
+        scouts=Scouts(db, run_deadline=timedelta(seconds=settings.run_deadline_seconds)),
         engine=engine,
         clock=clock,
         chat_ollama=OllamaClient(engine.tools.session, settings.ollama_url,

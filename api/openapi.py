@@ -53,6 +53,8 @@ SCOUT = obj({
     "frequency": nullable(STR), "is_active": BOOL, "is_complete": BOOL,
     "last_run_at": nullable(TIME), "consecutive_failures": INT,
     "created_at": TIME, "updated_at": TIME,
+    # When "Run now" opens again; null while a manual run is allowed.
+    "run_now_available_at": nullable(TIME),
 })
 EXECUTION = obj({
     "id": UUID, "scout_id": UUID,

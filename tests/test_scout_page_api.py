@@ -1,0 +1,92 @@
+"""What the scout page needs from the API: the Run-now countdown and the first run on activation."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from api.app import build_services, create_app
+from tests.engine_support import World, world_for
+from tests.support import COMPLETE_SCOUT, signup
+
+
+@pytest.fixture
+async def world(db, database_url, clock) -> AsyncIterator[World]:
+    async with world_for(db, database_url, clock) as w:
+        yield w
+
+
+@pytest.fixture
+async def api(world: World) -> AsyncIterator[TestClient]:
+    services = build_services(world.settings, db=world.db, clock=world.clock, bcrypt_rounds=4,
+                              engine=world.engine)
+    async with TestClient(TestServer(create_app(services, own_database=False))) as client:
+        yield client
+
+
+async def test_run_now_available_at_counts_down_before_anyone_clicks(
+    api: TestClient, world: World
+) -> None:
+    user = await signup(api, "countdown@example.com")
+    scout = await user.create_scout(**COMPLETE_SCOUT)
+    assert scout["run_now_available_at"] is None
+
+    started = world.clock()
+    status, body = await user.request("POST", f"/api/scouts/{scout['id']}/run")
+    assert status == 202
+    await user.request("POST", f"/api/executions/{body['execution']['id']}/cancel")
+
+    world.clock.advance(minutes=5)
+    status, body = await user.request("GET", f"/api/scouts/{scout['id']}")
+    opens = body["scout"]["run_now_available_at"]
+    assert opens is not None
+    # The same instant the 429 would name: 20 minutes after the manual run.
+    assert datetime.fromisoformat(opens) == started + timedelta(minutes=20)
+    status, listing = await user.request("GET", "/api/scouts")
+    assert listing["scouts"][0]["run_now_available_at"] == opens
+
+    world.clock.advance(minutes=15)
+    status, body = await user.request("GET", f"/api/scouts/{scout['id']}")
+    assert body["scout"]["run_now_available_at"] is None
+    status, body = await user.request("POST", f"/api/scouts/{scout['id']}/run")
+    assert status == 202
+
+
+async def test_activating_a_scout_that_never_ran_starts_its_first_run(
+    api: TestClient, world: World
+) -> None:
+    user = await signup(api, "first-run@example.com")
+    scout = await user.create_scout(**COMPLETE_SCOUT)
+    status, listing = await user.request("GET", f"/api/scouts/{scout['id']}/executions")
+    assert listing["executions"] == []
+
+    status, body = await user.request("PATCH", f"/api/scouts/{scout['id']}", json={"is_active": True})
+    assert status == 200
+    # Before any scheduler tick: the run exists and is running.
+    status, listing = await user.request("GET", f"/api/scouts/{scout['id']}/executions")
+    assert [e["status"] for e in listing["executions"]] == ["running"]
+    first = listing["executions"][0]
+    await user.request("POST", f"/api/executions/{first['id']}/cancel")
+
+    # Pausing and switching on again is not a first run: the schedule decides.
+    await user.request("PATCH", f"/api/scouts/{scout['id']}", json={"is_active": False})
+    status, body = await user.request("PATCH", f"/api/scouts/{scout['id']}", json={"is_active": True})
+    assert status == 200 and body["scout"]["is_active"] is True
+    status, listing = await user.request("GET", f"/api/scouts/{scout['id']}/executions")
+    assert [e["id"] for e in listing["executions"]] == [first["id"]]
+
+
+async def test_editing_an_active_scout_does_not_start_another_run(
+    api: TestClient, world: World
+) -> None:
+    user = await signup(api, "edit-active@example.com")
+    scout = await user.create_scout(**COMPLETE_SCOUT)
+    await user.request("PATCH", f"/api/scouts/{scout['id']}", json={"is_active": True})
+    status, body = await user.request(
+        "PATCH", f"/api/scouts/{scout['id']}", json={"frequency": "weekly", "is_active": True})
+    assert status == 200 and body["scout"]["frequency"] == "weekly"
+    status, listing = await user.request("GET", f"/api/scouts/{scout['id']}/executions")
+    assert len(listing["executions"]) == 1
