@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from aiohttp import web
 
-from api import auth_routes, chat_routes, execution_routes, scout_routes
+from api import auth_routes, chat_routes, execution_routes, owner_routes, scout_routes
 from api.context import SERVICES, Services
 from api.jsonio import json_response
 from api.middleware import errors_as_json, install_cors
@@ -77,6 +77,7 @@ def create_app(
     for table in (routes, auth_routes.routes, scout_routes.routes, execution_routes.routes):
         app.router.add_routes(table)
     app.router.add_routes(chat_routes.routes)
+    owner_routes.setup(app, services)
 
     if run_scheduler:
         app.cleanup_ctx.append(_scheduler(services))

@@ -186,6 +186,10 @@ OPERATIONS: list[tuple[str, str, str, bool, Any, str, Any, tuple[str, ...]]] = [
      wrapped("preferences", ref("Preferences")), ()),
     ("put", "/api/preferences", "Change preferences", True, ref("Preferences"), "200",
      wrapped("preferences", ref("Preferences")), ("400", "422")),
+    ("delete", "/api/scouts/{id}/executions", "Clear a scout's finished runs (not while one "
+     "is in flight)", True, None, "200", obj({"deleted": INT}), ("404", "409")),
+    ("post", "/api/preferences/test-email", "Send a test email to the notification address "
+     "(once per 2 minutes)", True, None, "202", obj({"sent_to": STR}), ("409", "429", "503")),
     ("post", "/api/chat", "Talk to the configurator: an AI SDK UI message stream "
      "(text/event-stream), or plain text with ?format=text or Accept: text/plain", True,
      ref("ChatRequest"), "200", None, ("400", "404", "422", "502", "503")),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
@@ -90,3 +91,70 @@ async def test_editing_an_active_scout_does_not_start_another_run(
     assert status == 200 and body["scout"]["frequency"] == "weekly"
     status, listing = await user.request("GET", f"/api/scouts/{scout['id']}/executions")
     assert len(listing["executions"]) == 1
+
+
+async def test_clear_history_removes_finished_runs_and_refuses_while_one_runs(
+    api: TestClient, world: World
+) -> None:
+    user = await signup(api, "clear@example.com")
+    other = await signup(api, "clear-other@example.com")
+    scout = await user.create_scout(**COMPLETE_SCOUT)
+    path = f"/api/scouts/{scout['id']}/executions"
+    status, body = await user.request("POST", f"/api/scouts/{scout['id']}/run")
+    running = body["execution"]["id"]
+
+    status, body = await user.request("DELETE", path)
+    assert status == 409 and body["error"]["code"] == "run_in_progress"
+    status, body = await other.request("DELETE", path)
+    assert status == 404
+
+    await user.request("POST", f"/api/executions/{running}/cancel")
+    status, body = await user.request("DELETE", path)
+    assert status == 200 and body == {"deleted": 1}
+    status, listing = await user.request("GET", path)
+    assert listing["executions"] == []
+    status, body = await user.request("GET", f"/api/executions/{running}")
+    assert status == 404
+    # The scout itself is untouched.
+    status, body = await user.request("GET", f"/api/scouts/{scout['id']}")
+    assert status == 200 and body["scout"]["is_complete"] is True
+
+
+async def test_test_email_reaches_the_notification_address_once_per_two_minutes(
+    api: TestClient, world: World
+) -> None:
+    user = await signup(api, "mailme@example.com")
+    await user.request("PUT", "/api/preferences",
+                       json={"notification_email": "inbox@example.com",
+                             "notifications_enabled": False})
+    async with api.post("/api/preferences/test-email", headers=user.headers) as resp:
+        assert resp.status == 202
+        assert await resp.json() == {"sent_to": "inbox@example.com"}
+    assert [m["To"] for m in world.smtp.messages] == ["inbox@example.com"]
+
+    world.clock.advance(seconds=30)
+    async with api.post("/api/preferences/test-email", headers=user.headers) as resp:
+        body = await resp.json()
+        assert resp.status == 429 and body["error"]["code"] == "test_email_cooldown"
+        assert resp.headers["Retry-After"] == "90"
+    assert len(world.smtp.messages) == 1
+
+    # Another account has its own allowance.
+    other = await signup(api, "mailme-too@example.com")
+    status, body = await other.request("POST", "/api/preferences/test-email")
+    assert status == 202 and body["sent_to"] == "mailme-too@example.com"
+
+    world.clock.advance(seconds=90)
+    status, body = await user.request("POST", "/api/preferences/test-email")
+    assert status == 202 and len(world.smtp.messages) == 3
+
+
+async def test_test_email_says_so_when_mail_is_off(db, clock) -> None:  # type: ignore[no-untyped-def]
+    from engine.clients.mailer import Mailer
+    from engine.errors import Conflict
+    from engine.preferences.test_email import TestEmails
+
+    sender = TestEmails(db, Mailer(None, "Open Scouts <scouts@localhost>"))
+    with pytest.raises(Conflict) as caught:
+        await sender.send(uuid.uuid4(), clock())
+    assert caught.value.details["code"] == "mail_off"
