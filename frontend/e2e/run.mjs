@@ -85,6 +85,16 @@ async function signUpOnLoginPage(page, user) {
   await page.getByTestId("auth-submit").click();
 }
 
+// Engine internals an owner must not see outside "Technical details".
+const INTERNALS = /worker|lease|\d{4}-\d\d-\d\dT\d\d|traceback|round \d|scheduler tick/i;
+
+async function assertPlain(locator) {
+  // innerText leaves out the contents of closed <details>.
+  const text = await locator.innerText();
+  const hit = text.match(INTERNALS);
+  if (hit) throw new Error(`internals on screen: "${hit[0]}" in ${text.slice(0, 200)}`);
+}
+
 async function checklistDone(page) {
   return (await page.getByTestId("checklist-progress").innerText()).startsWith("6 of 6");
 }
@@ -173,16 +183,59 @@ async function main() {
       await shot(page, "scout-chat");
     });
 
-    await step("activating the scout shows the reports view", async () => {
+    await step("owner corrects the setup by hand (phone width)", async () => {
+      await page.setViewportSize(PHONE);
+      try {
+        await page.getByTestId("tab-configure").click();
+        // The checklist is reachable without scrolling past the whole chat.
+        await page.getByTestId("jump-to-setup").click();
+        await page.getByTestId("edit-frequency").click();
+        await page.getByTestId("edit-frequency-input").selectOption("weekly");
+        await page.getByTestId("edit-frequency-save").click();
+        await page.getByTestId("check-frequency").filter({ hasText: "Weekly" }).waitFor();
+
+        await page.getByTestId("edit-location").click();
+        await page.getByTestId("edit-location-input").fill("x".repeat(130));
+        await page.getByTestId("edit-location-save").click();
+        const fieldError = page.getByTestId("edit-location-form").getByTestId("field-error");
+        await fieldError.filter({ hasText: /at most 120/ }).waitFor();
+        await page.getByTestId("edit-location-input").fill("Boulder");
+        await page.getByTestId("edit-location-save").click();
+        await page.getByTestId("check-location").filter({ hasText: "Boulder" }).waitFor();
+
+        await page.getByTestId("edit-search_queries").click();
+        await page.getByTestId("edit-query-add").click();
+        await page.getByTestId("edit-query-input").last().fill("ramen pop-up Boulder");
+        await page.getByTestId("edit-search_queries-save").click();
+        await page.getByTestId("check-search_queries").filter({ hasText: "ramen pop-up Boulder" }).waitFor();
+        await page.getByTestId("edit-search_queries").click();
+        await page.getByTestId("edit-query-remove").last().click();
+        await page.getByTestId("edit-search_queries-save").click();
+        await page.getByTestId("edit-search_queries").waitFor();
+        if (await page.getByTestId("check-search_queries").filter({ hasText: "ramen pop-up Boulder" }).count()) {
+          throw new Error("removed query is still listed");
+        }
+        await page.getByTestId("checklist-progress").filter({ hasText: "6 of 6" }).waitFor();
+      } finally {
+        await page.setViewportSize(DESKTOP);
+      }
+      await shot(page, "edited-setup");
+      // The edit went through the API: a reload shows it.
+      await page.reload();
+      await page.getByTestId("tab-configure").click();
+      await page.getByTestId("check-location").filter({ hasText: "Boulder" }).waitFor();
+    });
+
+    await step("activating the scout starts its first run at once", async () => {
       await page.getByTestId("activate").click();
       await page.getByTestId("scout-state").filter({ hasText: "Active" }).waitFor();
       await page.getByTestId("run-now").waitFor();
+      // Nobody pressed Run now: the first run is already there.
+      await page.getByTestId("execution").first().waitFor();
+      await shot(page, "first-run");
     });
 
-    await step("run now produces a finished report through polling", async () => {
-      await page.getByTestId("run-now").click();
-      await page.getByTestId("execution").first().waitFor();
-      await shot(page, "run-started");
+    await step("the finished report comes first, with its sources, in plain words", async () => {
       const finished = page.locator('[data-testid="execution"]:not([data-status="running"])').first();
       await finished.waitFor({ timeout: RUN_TIMEOUT });
       const status = await finished.getAttribute("data-status");
@@ -194,17 +247,70 @@ async function main() {
       await report.waitFor();
       if ((await report.innerText()).trim().length < 10) throw new Error("report is empty");
       if (await report.locator("script, iframe").count()) throw new Error("report rendered raw HTML");
-      await finished.locator("details.steps > summary").click();
+      await finished.getByTestId("page-card").first().waitFor();
+      await finished.getByTestId("search-card").first().waitFor();
+      await assertPlain(page.getByTestId("execution-list"));
+      await finished.getByTestId("technical-details").locator(":scope > summary").click();
       await finished.getByTestId("step-timeline").waitFor();
       await shot(page, "report");
     });
 
-    await step("scouts list shows the scout", async () => {
+    await step("the switch pauses the scout and switches it on again", async () => {
+      const toggle = page.locator(".page-head").getByTestId("scout-active-toggle");
+      await toggle.click();
+      await page.getByTestId("scout-state").filter({ hasText: "Paused" }).waitFor();
+      if (await toggle.isChecked()) throw new Error("switch still on after pausing");
+      await toggle.click();
+      await page.getByTestId("scout-state").filter({ hasText: "Active" }).waitFor();
+    });
+
+    await step("run now can be cancelled and resumed, in plain words", async () => {
+      await page.getByTestId("run-now").and(page.locator(":enabled")).click();
+      const newest = page.getByTestId("execution").first();
+      await newest.and(page.locator('[data-status="running"]')).waitFor();
+      await newest.getByTestId("execution-cancel").click();
+      await newest.and(page.locator('[data-status="cancelled"]')).waitFor();
+      await newest.getByTestId("status-badge").filter({ hasText: "Cancelled by you" }).waitFor();
+      await assertPlain(newest);
+      await shot(page, "cancelled");
+      await newest.getByTestId("technical-details").locator(":scope > summary").click();
+      await newest.getByTestId("step-status").filter({ hasText: "cancelled" }).waitFor();
+      await newest.getByTestId("execution-resume").click();
+      await newest.and(page.locator('[data-status="completed"]')).waitFor({ timeout: RUN_TIMEOUT });
+    });
+
+    await step("the Run now countdown shows before anyone clicks, also after a reload", async () => {
+      await page.getByTestId("cooldown").filter({ hasText: /available again in \d+ min/ }).waitFor();
+      await page.reload();
+      await page.getByTestId("cooldown").filter({ hasText: /available again in/ }).waitFor();
+      if (await page.getByTestId("run-now").isEnabled()) throw new Error("Run now is enabled during the cooldown");
+      await shot(page, "cooldown");
+    });
+
+    await step("clearing the history asks first, then empties the reports", async () => {
+      await page.getByTestId("clear-history").click();
+      const dialog = page.getByTestId("confirm-dialog");
+      await dialog.waitFor();
+      await shot(page, "clear-history-confirm");
+      await dialog.getByRole("button", { name: "Cancel" }).click();
+      await dialog.waitFor({ state: "detached" });
+      if (!(await page.getByTestId("execution").count())) throw new Error("cancel cleared the history");
+      await page.getByTestId("clear-history").click();
+      await page.getByTestId("confirm-ok").click();
+      await page.getByTestId("executions-empty").waitFor();
+    });
+
+    await step("scouts list shows the scout with the same switch", async () => {
       await page.goto(`${BASE_URL}/scouts`);
       const item = page.getByTestId("scout-item").first();
       await item.waitFor();
       const toggle = item.getByTestId("scout-active-toggle");
       if (!(await toggle.isChecked())) throw new Error("scout is not shown as active");
+      await item.getByTestId("scout-state").filter({ hasText: "Active" }).waitFor();
+      await toggle.click();
+      await item.getByTestId("scout-state").filter({ hasText: "Paused" }).waitFor();
+      await toggle.click();
+      await item.getByTestId("scout-state").filter({ hasText: "Active" }).waitFor();
       await shot(page, "scouts");
     });
 
@@ -212,6 +318,10 @@ async function main() {
       await page.goto(`${BASE_URL}/settings`);
       await page.getByTestId("account-email").filter({ hasText: userA.email }).waitFor();
       await page.getByLabel("City").waitFor();
+      await page.getByTestId("test-email").click();
+      await page.getByTestId("test-email-status").filter({ hasText: `Sent to ${userA.email}` }).waitFor();
+      await page.getByTestId("test-email-status").filter({ hasText: /send another in/ }).waitFor();
+      if (await page.getByTestId("test-email").isEnabled()) throw new Error("test email button enabled during its cooldown");
       await shot(page, "settings");
       await page.getByTestId("signout").click();
       await page.waitForURL(/\/login/);
