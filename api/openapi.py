@@ -146,6 +146,8 @@ OPERATIONS: list[tuple[str, str, str, bool, Any, str, Any, tuple[str, ...]]] = [
     ("get", "/api/health", "Database reachability", False, None, "200",
      obj({"status": STR, "database": STR}), ()),
     ("get", "/api/openapi.json", "This document", False, None, "200", obj({}), ()),
+    ("get", "/api/config", "What the web UI needs to know about this server", False, None,
+     "200", obj({"demo_mode": BOOL}, ["demo_mode"]), ()),
     ("post", "/api/auth/signup", "Create an account", False, ref("Credentials"), "201",
      ref("Session"), ("400", "409", "422")),
     ("post", "/api/auth/login", "Log in", False, ref("Credentials"), "200", ref("Session"),

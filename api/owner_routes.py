@@ -1,4 +1,4 @@
-"""Owner conveniences: clear a scout's history, send a test email."""
+"""Owner conveniences: clear a scout's history, send a test email; what the UI must know."""
 
 from __future__ import annotations
 
@@ -20,6 +20,12 @@ def setup(app: web.Application, svc: Services) -> None:
     """Routes plus the per-process test-email limiter (one per app, like the login limiter)."""
     app[TEST_EMAILS] = TestEmails(svc.db, svc.engine.tools.mailer)
     app.router.add_routes(routes)
+
+
+@routes.get("/api/config")
+async def ui_config(request: web.Request) -> web.Response:
+    """Public: the sign-in page shows the demo banner too."""
+    return json_response({"demo_mode": services(request).settings.demo_mode})
 
 
 @routes.delete("/api/scouts/{id}/executions")

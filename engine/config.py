@@ -100,6 +100,8 @@ class Settings:
     run_deadline_seconds: int = 600
     worker_concurrency: int = 4
     log_level: str = "INFO"
+    # The services are the built-in demo fakes (scripts/start --demo); the UI says so.
+    demo_mode: bool = False
     # True when no JWT_SECRET was given and a throwaway one was generated (development).
     jwt_secret_generated: bool = False
 
@@ -151,6 +153,7 @@ class Settings:
             run_deadline_seconds=_int(env, "RUN_DEADLINE_SECONDS", cls.run_deadline_seconds),
             worker_concurrency=_int(env, "WORKER_CONCURRENCY", cls.worker_concurrency),
             log_level=(env.get("LOG_LEVEL", "").strip() or cls.log_level).upper(),
+            demo_mode=_bool(env, "DEMO_MODE", False),
             jwt_secret_generated=generated,
         )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
@@ -158,3 +159,21 @@ async def test_test_email_says_so_when_mail_is_off(db, clock) -> None:  # type: 
     with pytest.raises(Conflict) as caught:
         await sender.send(uuid.uuid4(), clock())
     assert caught.value.details["code"] == "mail_off"
+
+
+async def test_config_tells_the_ui_whether_this_is_the_demo(world: World) -> None:
+    for demo in (False, True):
+        settings = dataclasses.replace(world.settings, demo_mode=demo)
+        services = build_services(settings, db=world.db, clock=world.clock, bcrypt_rounds=4,
+                                  engine=world.engine)
+        app = create_app(services, own_database=False)
+        async with TestClient(TestServer(app)) as client, client.get("/api/config") as resp:
+            assert resp.status == 200
+            assert await resp.json() == {"demo_mode": demo}
+
+
+def test_demo_mode_setting() -> None:
+    from engine.config import Settings
+
+    assert Settings.from_env({}).demo_mode is False
+    assert Settings.from_env({"DEMO_MODE": "true"}).demo_mode is True
