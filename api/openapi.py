@@ -118,11 +118,17 @@ CHAT_REQUEST = obj({
     "location": nullable(LOCATION),
 }, ["scoutId", "messages"])
 
+PLACE = obj({
+    "city": STR, "state": nullable(STR), "stateCode": nullable(STR), "country": STR,
+    "countryCode": STR, "latitude": {"type": "number"}, "longitude": {"type": "number"},
+})
+
 COMPONENTS = {
     "Location": LOCATION, "ScoutInput": SCOUT_INPUT, "Scout": SCOUT, "Execution": EXECUTION,
     "ExecutionDetail": EXECUTION_DETAIL, "Step": STEP, "User": USER, "Session": SESSION,
     "Error": ERROR, "Preferences": PREFERENCES, "Message": MESSAGE,
     "Credentials": CREDENTIALS, "RefreshRequest": REFRESH, "ChatRequest": CHAT_REQUEST,
+    "Place": PLACE,
 }
 
 
@@ -192,12 +198,21 @@ OPERATIONS: list[tuple[str, str, str, bool, Any, str, Any, tuple[str, ...]]] = [
      "is in flight)", True, None, "200", obj({"deleted": INT}), ("404", "409")),
     ("post", "/api/preferences/test-email", "Send a test email to the notification address "
      "(once per 2 minutes)", True, None, "202", obj({"sent_to": STR}), ("409", "429", "503")),
+    ("get", "/api/places", "Cities by name prefix (q) or the nearest city (lat, lng), from an "
+     "offline gazetteer", True, None, "200",
+     obj({"places": {"type": "array", "items": ref("Place")}}), ("422",)),
     ("post", "/api/chat", "Talk to the configurator: an AI SDK UI message stream "
      "(text/event-stream), or plain text with ?format=text or Accept: text/plain", True,
      ref("ChatRequest"), "200", None, ("400", "404", "422", "502", "503")),
 ]
 
 PARAMETERS = {
+    "/api/places": [
+        {"name": "q", "in": "query", "schema": {"type": "string", "maxLength": 100},
+         "description": "start of a city name; \"Portland, OR\" narrows by state or country"},
+        {"name": "lat", "in": "query", "schema": {"type": "number"}},
+        {"name": "lng", "in": "query", "schema": {"type": "number"}},
+    ],
     "/api/scouts/{id}/executions": [
         {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1,
                                                     "maximum": 100, "default": 20}},

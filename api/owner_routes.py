@@ -1,4 +1,5 @@
-"""Owner conveniences: clear a scout's history, send a test email; what the UI must know."""
+"""Owner conveniences: clear a scout's history, send a test email, find a place; and what
+the UI must know about the server."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from aiohttp import web
 from api.auth_routes import authenticated
 from api.context import Services, now, services
 from api.jsonio import json_response, path_uuid
+from engine.places.lookup import find_places
 from engine.preferences.test_email import TestEmails
 
 routes = web.RouteTableDef()
@@ -41,3 +43,9 @@ async def clear_history(request: web.Request, user_id: uuid.UUID) -> web.Respons
 async def send_test_email(request: web.Request, user_id: uuid.UUID) -> web.Response:
     sent = await request.app[TEST_EMAILS].send(user_id, now(request))
     return json_response(sent, status=202)
+
+
+@routes.get("/api/places")
+@authenticated
+async def places(request: web.Request, user_id: uuid.UUID) -> web.Response:
+    return json_response({"places": await find_places(request.query)})
