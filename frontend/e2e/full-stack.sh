@@ -98,6 +98,7 @@ read -r API_PORT WEB_PORT < <(free_ports 2)
   export OLLAMA_URL=$(fake ollama) SEARXNG_URL=$(fake searxng)
   export CRAWL4AI_URL=$(fake crawl4ai) CRAWL4AI_TOKEN=$(fake crawl4ai_token)
   export SCRAPE_ALLOW_HOSTS=127.0.0.1 SCHEDULER_ENABLED=true TICK_SECONDS=${TICK_SECONDS:-1}
+  export DEMO_MODE=true
   export SMTP_URL=$(fake smtp) PUBLIC_URL="http://127.0.0.1:$WEB_PORT"
   exec setsid "$PYTHON" -m api.cli serve >"$WORK/api.log" 2>&1
 ) &

@@ -70,6 +70,11 @@ async function step(name, fn, { independent = false } = {}) {
   } catch (err) {
     results.push({ name, status: "failed" });
     if (!independent) blocked = true;
+    if (globalThis.currentPage) {
+      const file = path.join(ARTIFACTS, `failed-${results.length}.png`);
+      await globalThis.currentPage.screenshot({ path: file, fullPage: true }).catch(() => {});
+      console.log(`  screenshot of the failure: ${file}`);
+    }
     console.log(`FAIL  ${name}: ${err?.message?.split("\n")[0] ?? err}`);
     if (err?.stack) console.log(err.stack.split("\n").slice(1, 4).join("\n"));
   }
@@ -93,6 +98,20 @@ async function assertPlain(locator) {
   const text = await locator.innerText();
   const hit = text.match(INTERNALS);
   if (hit) throw new Error(`internals on screen: "${hit[0]}" in ${text.slice(0, 200)}`);
+}
+
+/** Text-to-background contrast of an element with a solid background (WCAG formula). */
+async function contrastOf(locator) {
+  return locator.evaluate((el) => {
+    const rgb = (c) => c.match(/[\d.]+/g).slice(0, 3).map(Number);
+    const lum = ([r, g, b]) => {
+      const f = (v) => ((v /= 255) <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4);
+      return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+    };
+    const style = getComputedStyle(el);
+    const [a, b] = [lum(rgb(style.color)), lum(rgb(style.backgroundColor))];
+    return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+  });
 }
 
 async function checklistDone(page) {
@@ -137,14 +156,22 @@ async function main() {
   const pageErrors = [];
   let scoutUrl = "";
   try {
-    const ctxA = await browser.newContext({ viewport: DESKTOP });
+    // Denver, for "Use my location"; the browser shares it without asking.
+    const ctxA = await browser.newContext({
+      viewport: DESKTOP,
+      geolocation: { latitude: 39.7392, longitude: -104.9903 },
+      permissions: ["geolocation", "clipboard-read", "clipboard-write"],
+    });
     ctxA.setDefaultTimeout(STEP_TIMEOUT);
     const page = await ctxA.newPage();
+    globalThis.currentPage = page;
     page.on("pageerror", (e) => pageErrors.push(e.message));
 
     await step("home page asks what to look for", async () => {
       await page.goto(`${BASE_URL}/`);
       await page.getByRole("heading", { name: "What should a scout look for?" }).waitFor();
+      // The stack runs on the demo services, and says so.
+      await page.getByTestId("demo-banner").filter({ hasText: "Demo mode" }).waitFor();
       await page.getByTestId("home-prompt").fill(PROMPT);
       await shot(page, "home");
     });
@@ -179,6 +206,17 @@ async function main() {
       );
       // The checklist was filled by the assistant's tool calls, shown in the chat.
       await page.getByTestId("tool-note").first().waitFor();
+      // Copy and Retry on the assistant's answers.
+      await page.getByTestId("chat-copy").last().click();
+      await page.getByTestId("chat-copy").last().filter({ hasText: "Copied" }).waitFor();
+      const copied = await page.evaluate(() => navigator.clipboard.readText());
+      if (!copied.includes("set up your scout")) throw new Error(`clipboard holds ${copied.slice(0, 80)}`);
+      const answers = await page.getByTestId("chat-assistant").count();
+      await page.getByTestId("chat-retry").click();
+      // The assistant is asked again: the chat is busy, then answers anew.
+      await page.getByTestId("chat-send").waitFor({ state: "detached" });
+      await waitChatIdle(page, 0);
+      await page.waitForFunction((n) => document.querySelectorAll('[data-testid="chat-assistant"]').length >= n, answers);
       await page.getByTestId("activate").and(page.locator(":enabled")).waitFor();
       await shot(page, "scout-chat");
     });
@@ -199,9 +237,12 @@ async function main() {
         await page.getByTestId("edit-location-save").click();
         const fieldError = page.getByTestId("edit-location-form").getByTestId("field-error");
         await fieldError.filter({ hasText: /at most 120/ }).waitFor();
-        await page.getByTestId("edit-location-input").fill("Boulder");
+        // The city box searches the offline gazetteer; picking brings the coordinates.
+        await page.getByTestId("edit-location-input").fill("Boul");
+        await page.getByRole("option", { name: /^Boulder, Colorado, United States$/ }).click();
+        await page.getByTestId("place-options").waitFor({ state: "detached" });
         await page.getByTestId("edit-location-save").click();
-        await page.getByTestId("check-location").filter({ hasText: "Boulder" }).waitFor();
+        await page.getByTestId("check-location").filter({ hasText: "Boulder, Colorado" }).waitFor();
 
         await page.getByTestId("edit-search_queries").click();
         await page.getByTestId("edit-query-add").click();
@@ -284,6 +325,8 @@ async function main() {
       await page.reload();
       await page.getByTestId("cooldown").filter({ hasText: /available again in/ }).waitFor();
       if (await page.getByTestId("run-now").isEnabled()) throw new Error("Run now is enabled during the cooldown");
+      const ratio = await contrastOf(page.getByTestId("run-now"));
+      if (ratio < 4.5) throw new Error(`disabled Run now has contrast ${ratio.toFixed(2)}:1`);
       await shot(page, "cooldown");
     });
 
@@ -314,10 +357,35 @@ async function main() {
       await shot(page, "scouts");
     });
 
+    await step("on a phone the header links sit behind a Menu button", async () => {
+      await page.setViewportSize(PHONE);
+      try {
+        const settingsLink = page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Settings" });
+        if (await settingsLink.isVisible()) throw new Error("nav links shown before opening the menu");
+        await page.getByTestId("menu-button").click();
+        await settingsLink.waitFor({ state: "visible" });
+        await shot(page, "phone-menu");
+        await page.setViewportSize(PHONE); // shot() leaves the page at desktop width
+        await settingsLink.click();
+        await page.waitForURL(/\/settings$/);
+        await settingsLink.waitFor({ state: "hidden", timeout: 5_000 }).catch(() => {
+          throw new Error("menu stayed open after following a link");
+        });
+      } finally {
+        await page.setViewportSize(DESKTOP);
+      }
+    }, { independent: true });
+
     await step("settings page shows the account and signs out", async () => {
       await page.goto(`${BASE_URL}/settings`);
       await page.getByTestId("account-email").filter({ hasText: userA.email }).waitFor();
       await page.getByLabel("City").waitFor();
+      // "Use my location": the browser's position, the nearest city from our own gazetteer.
+      await page.getByTestId("settings-use-location").click();
+      await page.waitForFunction(() => document.querySelector('[data-testid="settings-city"]')?.value === "Denver");
+      if ((await page.getByLabel("State or region").inputValue()) !== "Colorado") throw new Error("state not filled from the location");
+      await page.getByTestId("settings-save").click();
+      await page.getByRole("status").filter({ hasText: "Saved." }).waitFor();
       await page.getByTestId("test-email").click();
       await page.getByTestId("test-email-status").filter({ hasText: `Sent to ${userA.email}` }).waitFor();
       await page.getByTestId("test-email-status").filter({ hasText: /send another in/ }).waitFor();

@@ -83,7 +83,8 @@ def demo_config(texts: list[str]) -> dict[str, Any]:
     """A scout configuration that follows what the user typed, as a model would fill it."""
     topic_text = texts[0] if texts else "news worth knowing"
     everything = " ".join(texts)
-    found = CITY_RE.search(everything)
+    # Each message on its own: a city at the end of one must not run into the next.
+    found = next((m for m in map(CITY_RE.search, texts) if m), None)
     city = found.group(1) if found else None
     if city is None and "denver" in everything.lower():
         city = "Denver"

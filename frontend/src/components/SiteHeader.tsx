@@ -52,7 +52,7 @@ export function SiteHeader() {
         <nav id="site-nav" className="site-nav" data-open={open} aria-label="Main">
           {user &&
             LINKS.map((l) => (
-              <Link key={l.href} href={l.href} aria-current={pathname === l.href ? "page" : undefined}>
+              <Link key={l.href} href={l.href} aria-current={pathname === l.href ? "page" : undefined} onClick={() => setOpen(false)}>
                 {l.label}
               </Link>
             ))}

@@ -3,6 +3,7 @@
 import type {
   ExecutionDetail,
   ExecutionSummary,
+  Place,
   Preferences,
   Scout,
   ScoutListItem,
@@ -281,6 +282,16 @@ export const preferences = {
   put: async (prefs: Preferences): Promise<Preferences> =>
     (await request<{ preferences: Preferences }>("PUT", "/preferences", { body: prefs })).preferences,
   testEmail: async (): Promise<string> => (await request<{ sent_to: string }>("POST", "/preferences/test-email")).sent_to,
+};
+
+export const places = {
+  search: async (q: string): Promise<Place[]> =>
+    (await request<{ places: Place[] }>("GET", `/places?q=${enc(q)}`)).places,
+  nearest: async (lat: number, lng: number): Promise<Place> => {
+    const found = (await request<{ places: Place[] }>("GET", `/places?lat=${lat}&lng=${lng}`)).places;
+    if (!found.length) throw new Error("No city found near you. Type your city instead.");
+    return found[0];
+  },
 };
 
 /** What the server tells the UI about itself (public). */

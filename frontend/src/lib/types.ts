@@ -127,3 +127,14 @@ export interface Preferences {
 export type ScoutPatch = Partial<
   Pick<Scout, "title" | "goal" | "description" | "search_queries" | "location" | "frequency" | "is_active">
 >;
+
+/** A city from GET /api/places (the offline gazetteer). */
+export interface Place {
+  city: string;
+  state: string | null;
+  stateCode: string | null;
+  country: string;
+  countryCode: string;
+  latitude: number;
+  longitude: number;
+}

@@ -7,7 +7,8 @@ import { ApiError, errorMessage, preferences as prefsApi } from "@/lib/api";
 import { useAuth, useRequireUser } from "@/lib/auth";
 import { formatDateTime, formatDuration } from "@/lib/format";
 import { useSecondsUntil } from "@/lib/queries";
-import type { Preferences } from "@/lib/types";
+import type { Place, Preferences } from "@/lib/types";
+import { PlacePicker, UseMyLocation } from "@/components/PlacePicker";
 import { ErrorAlert, Loading } from "@/components/Feedback";
 
 interface FormState {
@@ -77,6 +78,15 @@ export function SettingsForm() {
     setForm((f) => (f ? { ...f, [key]: value } : f));
   }
 
+  function pickPlace(p: Place) {
+    setSaved(false);
+    setForm((f) =>
+      f
+        ? { ...f, city: p.city, state: p.state ?? "", country: p.country, latitude: String(p.latitude), longitude: String(p.longitude) }
+        : f,
+    );
+  }
+
   async function onSubmit(e: FormEvent) {
     e.preventDefault();
     if (!form) return;
@@ -126,8 +136,8 @@ export function SettingsForm() {
             <p className="small muted">Used when you ask a scout to look &ldquo;near me&rdquo;.</p>
             <div className="grid-2">
               <div className="field">
-                <label htmlFor="city">City</label>
-                <input id="city" type="text" autoComplete="address-level2" value={form.city} onChange={(e) => set("city", e.target.value)} />
+                <PlacePicker label="City" text={form.city} onTextChange={(t) => set("city", t)} onPick={pickPlace} testId="settings-city" pickedText={(p) => p.city} />
+                <UseMyLocation onPick={pickPlace} testId="settings-use-location" />
               </div>
               <div className="field">
                 <label htmlFor="state">State or region</label>

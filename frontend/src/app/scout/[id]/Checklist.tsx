@@ -3,7 +3,8 @@
 import { useState, type FormEvent, type ReactNode } from "react";
 import { ApiError, errorMessage } from "@/lib/api";
 import { FREQUENCY_LABELS, frequencyLabel } from "@/lib/format";
-import type { Frequency, Scout, ScoutLocation, ScoutPatch } from "@/lib/types";
+import type { Frequency, Place, Scout, ScoutLocation, ScoutPatch } from "@/lib/types";
+import { PlacePicker, placeCity, UseMyLocation } from "@/components/PlacePicker";
 
 export const MAX_QUERIES = 5;
 
@@ -68,6 +69,8 @@ function FieldEditor({ field, scout, onSave, onDone }: EditorProps) {
   const [text, setText] = useState(() => (field === "title" || field === "goal" || field === "description" ? (scout[field] ?? "") : ""));
   const [city, setCity] = useState(() => (isAnywhere(scout.location) ? "" : (scout.location?.city ?? "")));
   const [anywhere, setAnywhere] = useState(() => isAnywhere(scout.location));
+  // A city picked from the list (or found from the browser's position) brings coordinates.
+  const [picked, setPicked] = useState<Place | null>(null);
   const [queries, setQueries] = useState<string[]>(() => (scout.search_queries.length ? [...scout.search_queries] : [""]));
   const [frequency, setFrequency] = useState<Frequency | "">(scout.frequency ?? "");
   const [error, setError] = useState<string | null>(null);
@@ -82,6 +85,7 @@ function FieldEditor({ field, scout, onSave, onDone }: EditorProps) {
         return { [field]: text.trim() || null };
       case "location":
         if (anywhere) return { location: { city: "any", latitude: null, longitude: null } };
+        if (picked) return { location: { city: placeCity(picked), latitude: picked.latitude, longitude: picked.longitude } };
         if (!city.trim()) return { location: null };
         // A typed city keeps the coordinates only when it is the same place.
         if (scout.location && scout.location.city === city.trim()) return { location: scout.location };
@@ -115,19 +119,25 @@ function FieldEditor({ field, scout, onSave, onDone }: EditorProps) {
     const label = field === "goal" ? "Goal" : "Description";
     control = <textarea value={text} onChange={(e) => setText(e.target.value)} rows={3} aria-label={label} autoFocus {...invalid} data-testid={`edit-${field}-input`} />;
   } else if (field === "location") {
+    const pick = (p: Place) => {
+      setPicked(p);
+      setCity(placeCity(p));
+    };
     control = (
       <>
-        <input
-          type="text"
-          value={city}
-          onChange={(e) => setCity(e.target.value)}
-          aria-label="City"
-          placeholder="City, e.g. Denver"
-          disabled={anywhere}
-          autoFocus
-          {...invalid}
-          data-testid="edit-location-input"
+        <PlacePicker
+          label="City"
+          text={city}
+          onTextChange={(t) => {
+            setCity(t);
+            if (picked && t !== placeCity(picked)) setPicked(null);
+          }}
+          onPick={pick}
+          isDisabled={anywhere}
+          invalid={!!error}
+          testId="edit-location-input"
         />
+        {!anywhere && <UseMyLocation onPick={pick} testId="edit-location-here" />}
         <label className="inline-check">
           <input type="checkbox" checked={anywhere} onChange={(e) => setAnywhere(e.target.checked)} data-testid="edit-location-anywhere" />
           Not tied to a place
