@@ -66,7 +66,7 @@ mkdir -p "$E2E_ARTIFACTS" && rm -f "$E2E_ARTIFACTS"/*.png && rm -rf "$LOGS"
 cd "$ROOT"
 
 # 1. fakes: they bind free ports themselves and write the URLs to a file once listening.
-setsid "$PYTHON" -m tests.fakes.serve --smtp --port-file "$WORK/fakes.json" >"$WORK/fakes.log" 2>&1 &
+setsid "$PYTHON" -m tests.fakes.serve --smtp --agent-delay 1.5 --port-file "$WORK/fakes.json" >"$WORK/fakes.log" 2>&1 &
 PIDS+=($!)
 
 # 2. meanwhile, the front end: install and build only when something changed.

@@ -108,8 +108,11 @@ async function contrastOf(locator) {
       const f = (v) => ((v /= 255) <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4);
       return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
     };
-    const style = getComputedStyle(el);
-    const [a, b] = [lum(rgb(style.color)), lum(rgb(style.backgroundColor))];
+    // The nearest ancestor that paints a background is what the text sits on.
+    let bgEl = el;
+    while (bgEl && /rgba\(.*, 0\)|transparent/.test(getComputedStyle(bgEl).backgroundColor)) bgEl = bgEl.parentElement;
+    const bg = bgEl ? getComputedStyle(bgEl).backgroundColor : "rgb(255, 255, 255)";
+    const [a, b] = [lum(rgb(getComputedStyle(el).color)), lum(rgb(bg))];
     return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
   });
 }
@@ -391,6 +394,23 @@ async function main() {
       await page.getByTestId("test-email-status").filter({ hasText: /send another in/ }).waitFor();
       if (await page.getByTestId("test-email").isEnabled()) throw new Error("test email button enabled during its cooldown");
       await shot(page, "settings");
+      // Dark mode follows the system setting; text and disabled controls stay readable.
+      await page.emulateMedia({ colorScheme: "dark" });
+      try {
+        const bodyBg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+        if (bodyBg !== "rgb(22, 22, 20)") throw new Error(`dark mode not applied (body ${bodyBg})`);
+        for (const [what, locator] of [
+          ["disabled test email button", page.getByTestId("test-email")],
+          ["sign-out button", page.getByTestId("signout")],
+          ["test email status", page.getByTestId("test-email-status")],
+        ]) {
+          const ratio = await contrastOf(locator);
+          if (ratio < 4.5) throw new Error(`${what} has contrast ${ratio.toFixed(2)}:1 in dark mode`);
+        }
+        await shot(page, "settings-dark");
+      } finally {
+        await page.emulateMedia({ colorScheme: "light" });
+      }
       await page.getByTestId("signout").click();
       await page.waitForURL(/\/login/);
       await page.getByTestId("header-signout").waitFor({ state: "detached" });

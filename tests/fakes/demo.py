@@ -144,7 +144,8 @@ def _last_tool_name(messages: list[dict[str, Any]]) -> str | None:
     return None
 
 
-def demo_responder(page_urls: list[str]):  # type: ignore[no-untyped-def]
+def demo_responder(page_urls: list[str], agent_delay: float = 0.0):  # type: ignore[no-untyped-def]
+    """``agent_delay`` slows each step of a scout run, so a person (or a test) can watch it."""
     final_answer = json.dumps(
         {
             "taskCompleted": True,
@@ -172,15 +173,17 @@ def demo_responder(page_urls: list[str]):  # type: ignore[no-untyped-def]
                 return ScriptedReply(
                     tool_calls=[
                         ("searchWeb", {"query": SCOUT_CONFIG["search_queries"][0], "limit": 5})
-                    ]
+                    ],
+                    delay=agent_delay,
                 )
             if last == "searchWeb":
                 content = str(messages[-1].get("content", ""))
                 found = [u for u in re.findall(r"https?://[^\s\"')\]]+", content) if u in page_urls]
                 return ScriptedReply(
-                    tool_calls=[("scrapeWebsite", {"url": (found or page_urls)[0]})]
+                    tool_calls=[("scrapeWebsite", {"url": (found or page_urls)[0]})],
+                    delay=agent_delay,
                 )
-            return ScriptedReply(content=final_answer)
+            return ScriptedReply(content=final_answer, delay=agent_delay)
         if body.get("format") is not None:
             return ScriptedReply(content=json.dumps({"summary": SUMMARY}))
         return ScriptedReply(content=SUMMARY)
@@ -188,7 +191,9 @@ def demo_responder(page_urls: list[str]):  # type: ignore[no-untyped-def]
     return respond
 
 
-def install_demo(ollama: FakeOllama, searxng: FakeSearxng, crawl4ai: FakeCrawl4AI) -> list[str]:
+def install_demo(
+    ollama: FakeOllama, searxng: FakeSearxng, crawl4ai: FakeCrawl4AI, agent_delay: float = 0.0
+) -> list[str]:
     """Script all three (already started) fakes; returns the demo page URLs."""
     urls = [crawl4ai.add_demo_page(slug, text, title) for slug, (title, text) in PAGES.items()]
     searxng.set_default(
@@ -206,5 +211,5 @@ def install_demo(ollama: FakeOllama, searxng: FakeSearxng, crawl4ai: FakeCrawl4A
             published="2026-11-22T12:00:00",
         ),
     )
-    ollama.responder = demo_responder(urls)
+    ollama.responder = demo_responder(urls, agent_delay)
     return urls

@@ -40,6 +40,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--chunk-delay", type=float, default=0.02, help="seconds between streamed tokens"
     )
     parser.add_argument(
+        "--agent-delay", type=float, default=0.0,
+        help="seconds each model step of a scout run takes (to watch a run unfold)",
+    )
+    parser.add_argument(
         "--smtp", action="store_true", help="also run an SMTP sink (port file key 'smtp')"
     )
     return parser.parse_args(argv)
@@ -74,7 +78,7 @@ async def serve(args: argparse.Namespace) -> None:
         sink = SmtpSink(args.host)
         sink.start()
     async with ollama, searxng, crawl4ai:
-        install_demo(ollama, searxng, crawl4ai)
+        install_demo(ollama, searxng, crawl4ai, args.agent_delay)
         urls = {
             "ollama": ollama.url,
             "searxng": searxng.url,

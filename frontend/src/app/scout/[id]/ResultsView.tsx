@@ -20,6 +20,14 @@ interface Props {
   onScoutStale(): void;
 }
 
+// The run moved on between the page's last look and the click: say so in words.
+const RUN_ACTION_ERRORS: Record<string, string> = {
+  not_running: "This run had already finished.",
+  not_resumable: "A finished run cannot be resumed. Use Run now for a new one.",
+  run_in_progress: "The scout is busy with a run right now. Try again when it is done.",
+  conflict: "The run changed meanwhile. The page now shows where it stands.",
+};
+
 function dedupe(list: ExecutionSummary[]): ExecutionSummary[] {
   const seen = new Set<string>();
   return list.filter((e) => (seen.has(e.id) ? false : (seen.add(e.id), true)));
@@ -97,7 +105,7 @@ export function ResultsView({ scout, onScoutStale }: Props) {
         if (action === "cancel") await executionsApi.cancel(id);
         else await executionsApi.resume(id);
       } catch (err) {
-        setRunError(errorMessage(err));
+        setRunError(RUN_ACTION_ERRORS[err instanceof ApiError ? err.code : ""] ?? errorMessage(err));
       }
       await qc.invalidateQueries({ queryKey: queryKeys.execution(id) });
       await refresh();
