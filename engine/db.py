@@ -122,15 +122,15 @@ class Database:
             # An in-memory database exists once per connection, so it shares the pool.
             single = self.engine if ":memory:" in url else _sqlite_single_engine(url)
             self._single = single.execution_options(**{SINGLE_STATEMENT: True})
+        # Called after a transaction that announced changes has committed (engine/live):
+        # in-process listeners hear of them at once instead of at the next poll.
+        self.on_announce: list[Callable[[], None]] = []
 
     @property
     def engines(self) -> tuple[AsyncEngine, ...]:
         """Every engine this database sends statements through (for instrumentation)."""
         return (self.engine,) if self._single.pool is self.engine.pool else (
             self.engine, self._single)
-        # Called after a transaction that announced changes has committed (engine/live):
-        # in-process listeners hear of them at once instead of at the next poll.
-        self.on_announce: list[Callable[[], None]] = []
 
     @property
     def dialect(self) -> str:
