@@ -135,7 +135,9 @@ def _dispatch_statement(dialect: str) -> sa.Insert:
         _due(cutoffs))
     # No conflict target: the partial unique index (one run in flight per scout) is what
     # turns a scout that a racing dispatcher or "run now" just started into a no-op.
-    return insert.from_select(list(columns), select).on_conflict_do_nothing()
+    # The new ids come back so that each new run is announced to live streams.
+    return (insert.from_select(list(columns), select).on_conflict_do_nothing()
+            .returning(scout_executions.c.id))
 
 
 DISPATCH = {dialect: _dispatch_statement(dialect) for dialect in ("postgresql", "sqlite")}
@@ -153,8 +155,10 @@ async def dispatch_due(conn: AsyncConnection, now: datetime, deadline: timedelta
         return 0
     params: dict[str, Any] = {"now": now, "deadline_at": now + deadline, "checkpoint": {}}
     params.update({f"cutoff_{freq}": now - interval for freq, interval in INTERVALS.items()})
-    result = await conn.execute(DISPATCH[dialect], params)
-    return max(result.rowcount, 0)
+    started = (await conn.execute(DISPATCH[dialect], params)).scalars().all()
+    for execution_id in started:
+        changes.execution_changed(conn, execution_id)
+    return len(started)
 
 
 def _runnable(now: Any) -> sa.ColumnElement[bool]:
