@@ -8,9 +8,11 @@ from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 from aiohttp.test_utils import TestClient, TestServer
 
 from api.app import build_services, create_app
+from engine.tables import live_events
 from tests.engine_support import World, world_for
 from tests.support import COMPLETE_SCOUT, signup
 
@@ -112,6 +114,12 @@ async def test_clear_history_removes_finished_runs_and_refuses_while_one_runs(
     await user.request("POST", f"/api/executions/{running}/cancel")
     status, body = await user.request("DELETE", path)
     assert status == 200 and body == {"deleted": 1}
+    # Other tabs hear of it: the last change-log row is this scout's.
+    async with world.db.read() as conn:
+        last = (await conn.execute(
+            sa.select(live_events.c.kind, live_events.c.scout_id)
+            .order_by(live_events.c.id.desc()).limit(1))).one()
+    assert tuple(last) == ("scout", uuid.UUID(scout["id"]))
     status, listing = await user.request("GET", path)
     assert listing["executions"] == []
     status, body = await user.request("GET", f"/api/executions/{running}")
