@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from aiohttp import web
 
@@ -14,6 +14,7 @@ from api import (
     chat_routes,
     execution_routes,
     live_routes,
+    owner_routes,
     password_reset_routes,
     scout_routes,
 )
@@ -85,7 +86,7 @@ def build_services(
         settings=settings,
         db=db,
         accounts=Accounts(db, settings, bcrypt_rounds=bcrypt_rounds),
-        scouts=Scouts(db),
+        scouts=Scouts(db, run_deadline=timedelta(seconds=settings.run_deadline_seconds)),
         engine=engine,
         clock=clock,
         chat_ollama=OllamaClient(engine.tools.session, settings.ollama_url,
@@ -110,6 +111,7 @@ def create_app(
     app.router.add_routes(chat_routes.routes)
     app.router.add_routes(password_reset_routes.routes)
     app.router.add_routes(findings_routes)
+    owner_routes.setup(app, services)
 
     if run_scheduler:
         app.cleanup_ctx.append(_scheduler(services))

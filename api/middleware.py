@@ -9,14 +9,15 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from api.jsonio import error_body, json_response
-from engine.errors import Conflict, DomainError, NotFound, RateLimited, Unauthorized
+from engine.errors import Conflict, DomainError, NotFound, RateLimited, Unauthorized, Unavailable
 from engine.validation import check_storable_text
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-STATUS_FOR = {NotFound: 404, Conflict: 409, Unauthorized: 401, RateLimited: 429}
+STATUS_FOR = {NotFound: 404, Conflict: 409, Unauthorized: 401, RateLimited: 429,
+              Unavailable: 503}
 HTTP_CODES = {
     400: "bad_request",
     401: "unauthorized",

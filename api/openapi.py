@@ -75,6 +75,8 @@ SCOUT = obj({
     "frequency": nullable(STR), "is_active": BOOL, "is_complete": BOOL,
     "last_run_at": nullable(TIME), "consecutive_failures": INT,
     "created_at": TIME, "updated_at": TIME,
+    # When "Run now" opens again; null while a manual run is allowed.
+    "run_now_available_at": nullable(TIME),
 })
 EXECUTION = obj({
     "id": UUID, "scout_id": UUID,
@@ -173,6 +175,11 @@ FINDING = obj({
     "match": {"enum": ["meaning", "text"]}, "is_duplicate": BOOL,
 })
 
+PLACE = obj({
+    "city": STR, "state": nullable(STR), "stateCode": nullable(STR), "country": STR,
+    "countryCode": STR, "latitude": {"type": "number"}, "longitude": {"type": "number"},
+})
+
 COMPONENTS = {
     "Location": LOCATION, "ScoutInput": SCOUT_INPUT, "Scout": SCOUT, "Execution": EXECUTION,
     "ExecutionDetail": EXECUTION_DETAIL, "Step": STEP, "User": USER, "Session": SESSION,
@@ -181,6 +188,7 @@ COMPONENTS = {
     "PasswordResetRequest": RESET_REQUEST, "PasswordResetConfirm": RESET_CONFIRM,
     "Finding": FINDING,
     "Resync": RESYNC,
+    "Place": PLACE,
 }
 
 
@@ -207,6 +215,8 @@ OPERATIONS: list[tuple[str, str, str, bool, Any, str, Any, tuple[str, ...]]] = [
      obj({"status": STR, "database": STR, "checks": {"type": "array", "items": ANY_JSON}},
          ["status"]), ("401", "503")),
     ("get", "/api/openapi.json", "This document", False, None, "200", obj({}), ()),
+    ("get", "/api/config", "What the web UI needs to know about this server", False, None,
+     "200", obj({"demo_mode": BOOL}, ["demo_mode"]), ()),
     ("post", "/api/auth/signup", "Create an account", False, ref("Credentials"), "201",
      ref("Session"), ("400", "409", "422")),
     ("post", "/api/auth/login", "Log in", False, ref("Credentials"), "200", ref("Session"),
@@ -253,6 +263,13 @@ OPERATIONS: list[tuple[str, str, str, bool, Any, str, Any, tuple[str, ...]]] = [
      wrapped("preferences", ref("Preferences")), ()),
     ("put", "/api/preferences", "Change preferences", True, ref("Preferences"), "200",
      wrapped("preferences", ref("Preferences")), ("400", "422")),
+    ("delete", "/api/scouts/{id}/executions", "Clear a scout's finished runs (not while one "
+     "is in flight)", True, None, "200", obj({"deleted": INT}), ("404", "409")),
+    ("post", "/api/preferences/test-email", "Send a test email to the notification address "
+     "(once per 2 minutes)", True, None, "202", obj({"sent_to": STR}), ("409", "429", "503")),
+    ("get", "/api/places", "Cities by name prefix (q) or the nearest city (lat, lng), from an "
+     "offline gazetteer", True, None, "200",
+     obj({"places": {"type": "array", "items": ref("Place")}}), ("422",)),
     ("post", "/api/chat", "Talk to the configurator: an AI SDK UI message stream "
      "(text/event-stream), or plain text with ?format=text or Accept: text/plain", True,
      ref("ChatRequest"), "200", None, ("400", "404", "422", "502", "503")),
@@ -263,6 +280,12 @@ OPERATIONS.append(
      ("404", "422", "503")))
 
 PARAMETERS: dict[str, list[dict[str, Any]]] = {
+    "/api/places": [
+        {"name": "q", "in": "query", "schema": {"type": "string", "maxLength": 100},
+         "description": "start of a city name; \"Portland, OR\" narrows by state or country"},
+        {"name": "lat", "in": "query", "schema": {"type": "number"}},
+        {"name": "lng", "in": "query", "schema": {"type": "number"}},
+    ],
     "/api/scouts/{id}/executions": [
         {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1,
                                                     "maximum": 100, "default": 20}},
@@ -352,7 +375,10 @@ def openapi_document() -> dict[str, Any]:
         params: list[dict[str, Any]] = (
             [{"name": "id", "in": "path", "required": True, "schema": UUID}]
             if "{id}" in path else [])
-        params += PARAMETERS.get(path, [])
+        # Query parameters belong to the path's GET (DELETE /api/scouts/{id}/executions
+        # takes no `limit`).
+        if method == "get":
+            params += PARAMETERS.get(path, [])
         if params:
             op["parameters"] = params
         if auth:

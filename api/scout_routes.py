@@ -18,7 +18,8 @@ def scout_id(request: web.Request) -> uuid.UUID:
 @routes.get("/api/scouts")
 @token_checked
 async def list_scouts(request: web.Request, user_id: uuid.UUID) -> web.Response:
-    return json_response({"scouts": await services(request).scouts.list_for_user(user_id)})
+    scouts = await services(request).scouts.list_for_user(user_id, now(request))
+    return json_response({"scouts": scouts})
 
 
 @routes.post("/api/scouts")
@@ -32,7 +33,8 @@ async def create_scout(request: web.Request, user_id: uuid.UUID) -> web.Response
 @routes.get("/api/scouts/{id}")
 @authenticated
 async def get_scout(request: web.Request, user_id: uuid.UUID) -> web.Response:
-    return json_response({"scout": await services(request).scouts.get(user_id, scout_id(request))})
+    scout = await services(request).scouts.get(user_id, scout_id(request), now(request))
+    return json_response({"scout": scout})
 
 
 @routes.patch("/api/scouts/{id}")

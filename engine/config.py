@@ -146,6 +146,8 @@ class Settings:
     live_replay_seconds: int = 300
     live_max_streams: int = 1000
     live_max_streams_per_user: int = 10
+    # The services are the built-in demo fakes (scripts/start --demo); the UI says so.
+    demo_mode: bool = False
     # True when no JWT_SECRET was given and a throwaway one was generated (development).
     jwt_secret_generated: bool = False
 
@@ -200,6 +202,7 @@ class Settings:
             mail_claim_seconds=_int(env, "MAIL_CLAIM_SECONDS", cls.mail_claim_seconds,
                                     minimum=2),
             log_level=(env.get("LOG_LEVEL", "").strip() or cls.log_level).upper(),
+            demo_mode=_bool(env, "DEMO_MODE", False),
             jwt_secret_generated=generated,
             trusted_proxies=_networks(env, "TRUSTED_PROXIES"),
             live_heartbeat_seconds=_seconds(env, "LIVE_HEARTBEAT_SECONDS",

@@ -21,8 +21,7 @@ from engine.storage import executions as execution_store
 from engine.storage import runs as run_store
 from engine.storage import scouts as scout_store
 from engine.tables import scouts
-
-RUN_NOW_COOLDOWN = timedelta(minutes=20)
+from engine.views import RUN_NOW_COOLDOWN
 
 
 class RunControls:

@@ -28,6 +28,12 @@ class Unauthorized(DomainError):
     code = "unauthorized"
 
 
+class Unavailable(DomainError):
+    """A service we depend on failed; the caller did nothing wrong."""
+
+    code = "unavailable"
+
+
 class RateLimited(DomainError):
     code = "rate_limited"
 

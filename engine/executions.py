@@ -8,8 +8,9 @@ from datetime import datetime
 from typing import Any
 
 from engine.db import Database
-from engine.errors import NotFound, ValidationFailed
+from engine.errors import Conflict, NotFound, ValidationFailed
 from engine.storage import executions as execution_store
+from engine.storage import runs as run_store
 from engine.storage import scouts as scout_store
 from engine.views import execution_detail, execution_summary
 
@@ -72,3 +73,13 @@ class Executions:
                 raise execution_not_found()
             steps = await execution_store.list_steps(conn, execution_id)
         return execution_detail(row, steps, now, operator=user_id is None)
+
+    async def clear_history(self, user_id: uuid.UUID, scout_id: uuid.UUID) -> int:
+        """Delete the scout's finished runs; refused while one is in flight (409)."""
+        async with self.db.transaction() as conn:
+            if await scout_store.get_scout(conn, user_id, scout_id) is None:
+                raise NotFound("scout not found")
+            if await run_store.in_flight_for_scout(conn, scout_id):
+                raise Conflict("a run is in progress; cancel it or wait for it to finish "
+                               "before clearing the history", code="run_in_progress")
+            return await execution_store.delete_finished(conn, scout_id)

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from engine.accounts import EMAIL_RE
+from engine.clock import utcnow
 from engine.db import Database
 from engine.errors import Conflict, NotFound, Unauthorized, ValidationFailed
 from engine.storage import messages as message_store
 from engine.storage import preferences as preference_store
+from engine.storage import runs as run_store
 from engine.storage import scouts as scout_store
 from engine.validation import (
     SCOUT_FIELDS,
@@ -56,8 +58,11 @@ def ensure_can_activate(scout: Mapping[str, Any]) -> None:
 
 
 class Scouts:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, run_deadline: timedelta | None = None) -> None:
         self.db = db
+        # With a deadline, activating a scout that never ran starts its first run at once
+        # instead of on the next scheduler tick, so the owner sees it begin.
+        self.run_deadline = run_deadline
 
     async def create(
         self, user_id: uuid.UUID, data: Mapping[str, Any], now: datetime
@@ -66,16 +71,20 @@ class Scouts:
         if fields.get("is_active"):
             ensure_can_activate(fields)
         async with self.db.transaction() as conn:
-            return scout_view(await scout_store.create_scout(conn, user_id, fields, now))
+            return scout_view(await scout_store.create_scout(conn, user_id, fields, now), now)
 
-    async def get(self, user_id: uuid.UUID, scout_id: uuid.UUID) -> dict[str, Any]:
+    async def get(
+        self, user_id: uuid.UUID, scout_id: uuid.UUID, now: datetime | None = None
+    ) -> dict[str, Any]:
         async with self.db.read() as conn:
             row = await scout_store.get_scout(conn, user_id, scout_id)
         if row is None:
             raise scout_not_found()
-        return scout_view(row)
+        return scout_view(row, now or utcnow())
 
-    async def list_for_user(self, user_id: uuid.UUID) -> list[dict[str, Any]]:
+    async def list_for_user(
+        self, user_id: uuid.UUID, now: datetime | None = None
+    ) -> list[dict[str, Any]]:
         """One statement, no transaction around it: it is the hot path of the UI, and the
         same round trip proves the account still exists (Unauthorized otherwise)."""
 
@@ -86,7 +95,8 @@ class Scouts:
         rows = await self.db.retrying(fetch)
         if rows is None:
             raise Unauthorized("account no longer exists")
-        return [scout_list_item(row) for row in rows]
+        at = now or utcnow()
+        return [scout_list_item(row, at) for row in rows]
 
     async def update(
         self,
@@ -115,8 +125,13 @@ class Scouts:
                 # Re-activating gives a scout that was disabled for failures a fresh start.
                 fields["consecutive_failures"] = 0
             row = await scout_store.update_scout(conn, user_id, scout_id, fields, now)
-        assert row is not None
-        return scout_view(row)
+            assert row is not None
+            if (self.run_deadline is not None and fields.get("is_active")
+                    and not current["is_active"] and row["last_run_at"] is None):
+                # None when a run is already in flight: that one is the first run then.
+                await run_store.insert_execution(conn, scout_id, "schedule", now,
+                                                 self.run_deadline)
+        return scout_view(row, now)
 
     async def delete(self, user_id: uuid.UUID, scout_id: uuid.UUID) -> None:
         async with self.db.transaction() as conn:

@@ -6,7 +6,7 @@ Internal columns (password hashes, leases' raw checkpoint) never leave through h
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from engine.validation import is_complete
@@ -26,15 +26,28 @@ def execution_status(state: str, cancelled_at: datetime | None) -> str:
     return "running"
 
 
-def scout_view(row: dict[str, Any]) -> dict[str, Any]:
+RUN_NOW_COOLDOWN = timedelta(minutes=20)
+
+
+def run_now_available_at(row: dict[str, Any], now: datetime) -> datetime | None:
+    """When "Run now" opens again; None when it is open, so the UI can count down upfront."""
+    last = row.get("last_manual_run_at")
+    if last is None or last + RUN_NOW_COOLDOWN <= now:
+        return None
+    available: datetime = last + RUN_NOW_COOLDOWN
+    return available
+
+
+def scout_view(row: dict[str, Any], now: datetime) -> dict[str, Any]:
     view = {key: row.get(key) for key in SCOUT_KEYS}
     view["search_queries"] = list(row.get("search_queries") or [])
     view["is_complete"] = is_complete(row)
+    view["run_now_available_at"] = run_now_available_at(row, now)
     return view
 
 
-def scout_list_item(row: dict[str, Any]) -> dict[str, Any]:
-    view = scout_view(row)
+def scout_list_item(row: dict[str, Any], now: datetime) -> dict[str, Any]:
+    view = scout_view(row, now)
     if row.get("latest_id") is None:
         view["latest_execution"] = None
     else:

@@ -12,7 +12,7 @@ import aiohttp
 from engine.clients.crawl4ai import Crawl4AIClient
 from engine.clients.ollama import OllamaClient, tool_result_message
 from engine.clients.searxng import SearxngClient
-from tests.fakes.demo import SCOUT_CONFIG, install_demo
+from tests.fakes.demo import demo_config, install_demo
 from tests.fakes.fake_crawl4ai import FakeCrawl4AI
 from tests.fakes.fake_ollama import FakeOllama
 from tests.fakes.fake_searxng import FakeSearxng
@@ -87,7 +87,9 @@ async def test_demo_configurator_fills_the_scout_then_replies():
             chunks = [c async for c in client.stream_chat(messages, tools=CONFIG_TOOLS)]
             calls = [call for c in chunks for call in c.tool_calls]
             assert [c.name for c in calls] == ["update_scout_config"]
-            assert calls[0].arguments == SCOUT_CONFIG
+            assert calls[0].arguments == demo_config(["ramen in Denver"])
+            assert calls[0].arguments["location"]["city"] == "Denver"
+            assert calls[0].arguments["title"] == "Ramen"
             messages += [
                 {"role": "assistant", "content": "", "tool_calls": [calls[0].to_wire()]},
                 tool_result_message(calls[0], {"ok": True}),
@@ -129,3 +131,18 @@ async def test_serve_cli_runs_all_fakes_and_writes_the_port_file(tmp_path):
         proc.terminate()
         await asyncio.wait_for(proc.wait(), 10)
     assert proc.returncode == 0
+
+
+def test_demo_configurator_follows_what_the_user_typed():
+    ai = demo_config(["AI coding tool launches", "Weekly is enough"])
+    assert ai["title"] == "AI Coding Tool"
+    assert ai["location"]["city"] == "any" and ai["frequency"] == "weekly"
+    assert ai["search_queries"][0] == "AI coding tool launches"
+
+    local = demo_config(["New Indian restaurants in Boulder"])
+    assert local["title"] == "Indian Restaurants"
+    assert local["location"] == {"city": "Boulder", "latitude": None, "longitude": None}
+    assert "New Indian restaurants Boulder" not in local["search_queries"]
+    assert "New Indian restaurants in Boulder" in local["search_queries"]
+    assert local["frequency"] == "daily"
+    assert len(local["search_queries"]) <= 5

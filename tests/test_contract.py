@@ -36,6 +36,8 @@ MAY_REFUSE_VALID: dict[str, str] = {
     "hold text; JSON Schema has no way to speak of the last item of an array",
     "GET /api/scouts/{id}/executions": "`before` is an opaque cursor from next_cursor; "
     "a string the server never issued is refused",
+    "GET /api/places": "`lat` and `lng` count only together (a point); an OpenAPI query "
+    "parameter cannot be required only when another one is present",
     "POST /api/auth/password-reset/confirm": "a token counts only when the server emailed it "
     "and it is neither used nor expired; any other well-formed token is refused",
 }

@@ -233,7 +233,7 @@ class LiveHub:
                 data = execution_summary(executions[row["execution_id"]], now)
                 out.append((row["user_id"], LiveEvent(row["id"], "execution", data)))
             elif row["kind"] == "scout" and row["scout_id"] in scouts:
-                data = scout_view(scouts[row["scout_id"]])
+                data = scout_view(scouts[row["scout_id"]], now)
                 out.append((row["user_id"], LiveEvent(row["id"], "scout", data)))
         return out
 

@@ -9,6 +9,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from engine.live import changes
+from engine.machine import FINAL_STATES
 from engine.storage.rows import as_dict, as_dicts
 from engine.tables import scout_execution_steps, scout_executions, scouts
 
@@ -61,3 +63,16 @@ async def list_steps(conn: AsyncConnection, execution_id: uuid.UUID) -> list[dic
         .order_by(scout_execution_steps.c.step_number)
     )
     return as_dicts(await conn.execute(query))
+
+
+async def delete_finished(conn: AsyncConnection, scout_id: uuid.UUID) -> int:
+    """Remove the scout's ended runs (steps go with them); a run in flight is never touched."""
+    result = await conn.execute(
+        scout_executions.delete().where(
+            scout_executions.c.scout_id == scout_id,
+            scout_executions.c.state.in_(FINAL_STATES),
+        )
+    )
+    # Other tabs drop the cleared runs: the scout's event makes them reload its history.
+    changes.scout_changed(conn, scout_id)
+    return int(result.rowcount or 0)

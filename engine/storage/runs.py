@@ -135,6 +135,7 @@ def _dispatch_statement(dialect: str) -> sa.Insert:
         _due(cutoffs))
     # No conflict target: the partial unique index (one run in flight per scout) is what
     # turns a scout that a racing dispatcher or "run now" just started into a no-op.
+    # The new ids come back so that each new run is announced to live streams.
     return (insert.from_select(list(columns), select).on_conflict_do_nothing()
             .returning(scout_executions.c.id))
 

@@ -66,7 +66,7 @@ mkdir -p "$E2E_ARTIFACTS" && rm -f "$E2E_ARTIFACTS"/*.png && rm -rf "$LOGS"
 cd "$ROOT"
 
 # 1. fakes: they bind free ports themselves and write the URLs to a file once listening.
-setsid "$PYTHON" -m tests.fakes.serve --port-file "$WORK/fakes.json" >"$WORK/fakes.log" 2>&1 &
+setsid "$PYTHON" -m tests.fakes.serve --smtp --agent-delay 1.5 --port-file "$WORK/fakes.json" >"$WORK/fakes.log" 2>&1 &
 PIDS+=($!)
 
 # 2. meanwhile, the front end: install and build only when something changed.
@@ -98,7 +98,8 @@ read -r API_PORT WEB_PORT < <(free_ports 2)
   export OLLAMA_URL=$(fake ollama) SEARXNG_URL=$(fake searxng)
   export CRAWL4AI_URL=$(fake crawl4ai) CRAWL4AI_TOKEN=$(fake crawl4ai_token)
   export SCRAPE_ALLOW_HOSTS=127.0.0.1 SCHEDULER_ENABLED=true TICK_SECONDS=${TICK_SECONDS:-1}
-  export SMTP_URL= PUBLIC_URL="http://127.0.0.1:$WEB_PORT"
+  export DEMO_MODE=true
+  export SMTP_URL=$(fake smtp) PUBLIC_URL="http://127.0.0.1:$WEB_PORT"
   exec setsid "$PYTHON" -m api.cli serve >"$WORK/api.log" 2>&1
 ) &
 PIDS+=($!)

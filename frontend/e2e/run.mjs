@@ -70,6 +70,11 @@ async function step(name, fn, { independent = false } = {}) {
   } catch (err) {
     results.push({ name, status: "failed" });
     if (!independent) blocked = true;
+    if (globalThis.currentPage) {
+      const file = path.join(ARTIFACTS, `failed-${results.length}.png`);
+      await globalThis.currentPage.screenshot({ path: file, fullPage: true }).catch(() => {});
+      console.log(`  screenshot of the failure: ${file}`);
+    }
     console.log(`FAIL  ${name}: ${err?.message?.split("\n")[0] ?? err}`);
     if (err?.stack) console.log(err.stack.split("\n").slice(1, 4).join("\n"));
   }
@@ -83,6 +88,33 @@ async function signUpOnLoginPage(page, user) {
   await page.getByLabel("Email").fill(user.email);
   await page.getByLabel("Password").fill(user.password);
   await page.getByTestId("auth-submit").click();
+}
+
+// Engine internals an owner must not see outside "Technical details".
+const INTERNALS = /worker|lease|\d{4}-\d\d-\d\dT\d\d|traceback|round \d|scheduler tick/i;
+
+async function assertPlain(locator) {
+  // innerText leaves out the contents of closed <details>.
+  const text = await locator.innerText();
+  const hit = text.match(INTERNALS);
+  if (hit) throw new Error(`internals on screen: "${hit[0]}" in ${text.slice(0, 200)}`);
+}
+
+/** Text-to-background contrast of an element with a solid background (WCAG formula). */
+async function contrastOf(locator) {
+  return locator.evaluate((el) => {
+    const rgb = (c) => c.match(/[\d.]+/g).slice(0, 3).map(Number);
+    const lum = ([r, g, b]) => {
+      const f = (v) => ((v /= 255) <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4);
+      return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+    };
+    // The nearest ancestor that paints a background is what the text sits on.
+    let bgEl = el;
+    while (bgEl && /rgba\(.*, 0\)|transparent/.test(getComputedStyle(bgEl).backgroundColor)) bgEl = bgEl.parentElement;
+    const bg = bgEl ? getComputedStyle(bgEl).backgroundColor : "rgb(255, 255, 255)";
+    const [a, b] = [lum(rgb(getComputedStyle(el).color)), lum(rgb(bg))];
+    return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+  });
 }
 
 async function checklistDone(page) {
@@ -127,14 +159,27 @@ async function main() {
   const pageErrors = [];
   let scoutUrl = "";
   try {
-    const ctxA = await browser.newContext({ viewport: DESKTOP });
+    // Denver, for "Use my location"; the browser shares it without asking.
+    const ctxA = await browser.newContext({
+      viewport: DESKTOP,
+      geolocation: { latitude: 39.7392, longitude: -104.9903 },
+      permissions: ["geolocation", "clipboard-read", "clipboard-write"],
+    });
     ctxA.setDefaultTimeout(STEP_TIMEOUT);
     const page = await ctxA.newPage();
+    globalThis.currentPage = page;
     page.on("pageerror", (e) => pageErrors.push(e.message));
+    // The live stream (GET /api/events): opened through the front end's proxy as an event stream.
+    let eventStreams = 0;
+    page.on("response", (r) => {
+      if (new URL(r.url()).pathname === "/api/events" && r.ok() && (r.headers()["content-type"] ?? "").startsWith("text/event-stream")) eventStreams += 1;
+    });
 
     await step("home page asks what to look for", async () => {
       await page.goto(`${BASE_URL}/`);
       await page.getByRole("heading", { name: "What should a scout look for?" }).waitFor();
+      // The stack runs on the demo services, and says so.
+      await page.getByTestId("demo-banner").filter({ hasText: "Demo mode" }).waitFor();
       await page.getByTestId("home-prompt").fill(PROMPT);
       await shot(page, "home");
     });
@@ -169,20 +214,77 @@ async function main() {
       );
       // The checklist was filled by the assistant's tool calls, shown in the chat.
       await page.getByTestId("tool-note").first().waitFor();
+      // Copy and Retry on the assistant's answers.
+      await page.getByTestId("chat-copy").last().click();
+      await page.getByTestId("chat-copy").last().filter({ hasText: "Copied" }).waitFor();
+      const copied = await page.evaluate(() => navigator.clipboard.readText());
+      if (!copied.includes("set up your scout")) throw new Error(`clipboard holds ${copied.slice(0, 80)}`);
+      const answers = await page.getByTestId("chat-assistant").count();
+      await page.getByTestId("chat-retry").click();
+      // The assistant is asked again: the chat is busy, then answers anew.
+      await page.getByTestId("chat-send").waitFor({ state: "detached" });
+      await waitChatIdle(page, 0);
+      await page.waitForFunction((n) => document.querySelectorAll('[data-testid="chat-assistant"]').length >= n, answers);
       await page.getByTestId("activate").and(page.locator(":enabled")).waitFor();
       await shot(page, "scout-chat");
     });
 
-    await step("activating the scout shows the reports view", async () => {
+    await step("owner corrects the setup by hand (phone width)", async () => {
+      await page.setViewportSize(PHONE);
+      try {
+        await page.getByTestId("tab-configure").click();
+        // The checklist is reachable without scrolling past the whole chat.
+        await page.getByTestId("jump-to-setup").click();
+        await page.getByTestId("edit-frequency").click();
+        await page.getByTestId("edit-frequency-input").selectOption("weekly");
+        await page.getByTestId("edit-frequency-save").click();
+        await page.getByTestId("check-frequency").filter({ hasText: "Weekly" }).waitFor();
+
+        await page.getByTestId("edit-location").click();
+        await page.getByTestId("edit-location-input").fill("x".repeat(130));
+        await page.getByTestId("edit-location-save").click();
+        const fieldError = page.getByTestId("edit-location-form").getByTestId("field-error");
+        await fieldError.filter({ hasText: /at most 120/ }).waitFor();
+        // The city box searches the offline gazetteer; picking brings the coordinates.
+        await page.getByTestId("edit-location-input").fill("Boul");
+        await page.getByRole("option", { name: /^Boulder, Colorado, United States$/ }).click();
+        await page.getByTestId("place-options").waitFor({ state: "detached" });
+        await page.getByTestId("edit-location-save").click();
+        await page.getByTestId("check-location").filter({ hasText: "Boulder, Colorado" }).waitFor();
+
+        await page.getByTestId("edit-search_queries").click();
+        await page.getByTestId("edit-query-add").click();
+        await page.getByTestId("edit-query-input").last().fill("ramen pop-up Boulder");
+        await page.getByTestId("edit-search_queries-save").click();
+        await page.getByTestId("check-search_queries").filter({ hasText: "ramen pop-up Boulder" }).waitFor();
+        await page.getByTestId("edit-search_queries").click();
+        await page.getByTestId("edit-query-remove").last().click();
+        await page.getByTestId("edit-search_queries-save").click();
+        await page.getByTestId("edit-search_queries").waitFor();
+        if (await page.getByTestId("check-search_queries").filter({ hasText: "ramen pop-up Boulder" }).count()) {
+          throw new Error("removed query is still listed");
+        }
+        await page.getByTestId("checklist-progress").filter({ hasText: "6 of 6" }).waitFor();
+      } finally {
+        await page.setViewportSize(DESKTOP);
+      }
+      await shot(page, "edited-setup");
+      // The edit went through the API: a reload shows it.
+      await page.reload();
+      await page.getByTestId("tab-configure").click();
+      await page.getByTestId("check-location").filter({ hasText: "Boulder" }).waitFor();
+    });
+
+    await step("activating the scout starts its first run at once", async () => {
       await page.getByTestId("activate").click();
       await page.getByTestId("scout-state").filter({ hasText: "Active" }).waitFor();
       await page.getByTestId("run-now").waitFor();
+      // Nobody pressed Run now: the first run is already there.
+      await page.getByTestId("execution").first().waitFor();
+      await shot(page, "first-run");
     });
 
-    await step("run now produces a finished report through polling", async () => {
-      await page.getByTestId("run-now").click();
-      await page.getByTestId("execution").first().waitFor();
-      await shot(page, "run-started");
+    await step("the finished report comes first, with its sources, in plain words", async () => {
       const finished = page.locator('[data-testid="execution"]:not([data-status="running"])').first();
       await finished.waitFor({ timeout: RUN_TIMEOUT });
       const status = await finished.getAttribute("data-status");
@@ -194,25 +296,142 @@ async function main() {
       await report.waitFor();
       if ((await report.innerText()).trim().length < 10) throw new Error("report is empty");
       if (await report.locator("script, iframe").count()) throw new Error("report rendered raw HTML");
-      await finished.locator("details.steps > summary").click();
+      await finished.getByTestId("page-card").first().waitFor();
+      await finished.getByTestId("search-card").first().waitFor();
+      await assertPlain(page.getByTestId("execution-list"));
+      await finished.getByTestId("technical-details").locator(":scope > summary").click();
       await finished.getByTestId("step-timeline").waitFor();
       await shot(page, "report");
     });
 
-    await step("scouts list shows the scout", async () => {
+    await step("the switch pauses the scout and switches it on again", async () => {
+      const toggle = page.locator(".page-head").getByTestId("scout-active-toggle");
+      await toggle.click();
+      await page.getByTestId("scout-state").filter({ hasText: "Paused" }).waitFor();
+      if (await toggle.isChecked()) throw new Error("switch still on after pausing");
+      await toggle.click();
+      await page.getByTestId("scout-state").filter({ hasText: "Active" }).waitFor();
+    });
+
+    await step("run now can be cancelled and resumed, in plain words", async () => {
+      await page.getByTestId("run-now").and(page.locator(":enabled")).click();
+      const newest = page.getByTestId("execution").first();
+      await newest.and(page.locator('[data-status="running"]')).waitFor();
+      await newest.getByTestId("execution-cancel").click();
+      await newest.and(page.locator('[data-status="cancelled"]')).waitFor();
+      await newest.getByTestId("status-badge").filter({ hasText: "Cancelled by you" }).waitFor();
+      await assertPlain(newest);
+      await shot(page, "cancelled");
+      await newest.getByTestId("technical-details").locator(":scope > summary").click();
+      await newest.getByTestId("step-status").filter({ hasText: "cancelled" }).waitFor();
+      await newest.getByTestId("execution-resume").click();
+      await newest.and(page.locator('[data-status="running"]')).waitFor();
+      // From here on the page may not reload the run list: the run's progress and its end
+      // must come over the event stream (GET /api/events), not by polling.
+      if (eventStreams === 0) throw new Error("the page never opened the live event stream");
+      const listReloads = [];
+      const blockList = (route) => {
+        if (route.request().method() !== "GET") return route.continue();
+        listReloads.push(route.request().url());
+        return route.abort();
+      };
+      await page.route(/\/api\/scouts\/[^/]+\/executions(\?.*)?$/, blockList);
+      try {
+        await newest.and(page.locator('[data-status="completed"]')).waitFor({ timeout: RUN_TIMEOUT });
+      } finally {
+        await page.unroute(/\/api\/scouts\/[^/]+\/executions(\?.*)?$/, blockList);
+      }
+      console.log(`  run finished on screen from live events (${listReloads.length} list reloads refused meanwhile)`);
+    });
+
+    await step("the Run now countdown shows before anyone clicks, also after a reload", async () => {
+      await page.getByTestId("cooldown").filter({ hasText: /available again in \d+ min/ }).waitFor();
+      await page.reload();
+      await page.getByTestId("cooldown").filter({ hasText: /available again in/ }).waitFor();
+      if (await page.getByTestId("run-now").isEnabled()) throw new Error("Run now is enabled during the cooldown");
+      const ratio = await contrastOf(page.getByTestId("run-now"));
+      if (ratio < 4.5) throw new Error(`disabled Run now has contrast ${ratio.toFixed(2)}:1`);
+      await shot(page, "cooldown");
+    });
+
+    await step("clearing the history asks first, then empties the reports", async () => {
+      await page.getByTestId("clear-history").click();
+      const dialog = page.getByTestId("confirm-dialog");
+      await dialog.waitFor();
+      await shot(page, "clear-history-confirm");
+      await dialog.getByRole("button", { name: "Cancel" }).click();
+      await dialog.waitFor({ state: "detached" });
+      if (!(await page.getByTestId("execution").count())) throw new Error("cancel cleared the history");
+      await page.getByTestId("clear-history").click();
+      await page.getByTestId("confirm-ok").click();
+      await page.getByTestId("executions-empty").waitFor();
+    });
+
+    await step("scouts list shows the scout with the same switch", async () => {
       await page.goto(`${BASE_URL}/scouts`);
       const item = page.getByTestId("scout-item").first();
       await item.waitFor();
       const toggle = item.getByTestId("scout-active-toggle");
       if (!(await toggle.isChecked())) throw new Error("scout is not shown as active");
+      await item.getByTestId("scout-state").filter({ hasText: "Active" }).waitFor();
+      await toggle.click();
+      await item.getByTestId("scout-state").filter({ hasText: "Paused" }).waitFor();
+      await toggle.click();
+      await item.getByTestId("scout-state").filter({ hasText: "Active" }).waitFor();
       await shot(page, "scouts");
     });
+
+    await step("on a phone the header links sit behind a Menu button", async () => {
+      await page.setViewportSize(PHONE);
+      try {
+        const settingsLink = page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Settings" });
+        if (await settingsLink.isVisible()) throw new Error("nav links shown before opening the menu");
+        await page.getByTestId("menu-button").click();
+        await settingsLink.waitFor({ state: "visible" });
+        await shot(page, "phone-menu");
+        await page.setViewportSize(PHONE); // shot() leaves the page at desktop width
+        await settingsLink.click();
+        await page.waitForURL(/\/settings$/);
+        await settingsLink.waitFor({ state: "hidden", timeout: 5_000 }).catch(() => {
+          throw new Error("menu stayed open after following a link");
+        });
+      } finally {
+        await page.setViewportSize(DESKTOP);
+      }
+    }, { independent: true });
 
     await step("settings page shows the account and signs out", async () => {
       await page.goto(`${BASE_URL}/settings`);
       await page.getByTestId("account-email").filter({ hasText: userA.email }).waitFor();
       await page.getByLabel("City").waitFor();
+      // "Use my location": the browser's position, the nearest city from our own gazetteer.
+      await page.getByTestId("settings-use-location").click();
+      await page.waitForFunction(() => document.querySelector('[data-testid="settings-city"]')?.value === "Denver");
+      if ((await page.getByLabel("State or region").inputValue()) !== "Colorado") throw new Error("state not filled from the location");
+      await page.getByTestId("settings-save").click();
+      await page.getByRole("status").filter({ hasText: "Saved." }).waitFor();
+      await page.getByTestId("test-email").click();
+      await page.getByTestId("test-email-status").filter({ hasText: `Sent to ${userA.email}` }).waitFor();
+      await page.getByTestId("test-email-status").filter({ hasText: /send another in/ }).waitFor();
+      if (await page.getByTestId("test-email").isEnabled()) throw new Error("test email button enabled during its cooldown");
       await shot(page, "settings");
+      // Dark mode follows the system setting; text and disabled controls stay readable.
+      await page.emulateMedia({ colorScheme: "dark" });
+      try {
+        const bodyBg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+        if (bodyBg !== "rgb(22, 22, 20)") throw new Error(`dark mode not applied (body ${bodyBg})`);
+        for (const [what, locator] of [
+          ["disabled test email button", page.getByTestId("test-email")],
+          ["sign-out button", page.getByTestId("signout")],
+          ["test email status", page.getByTestId("test-email-status")],
+        ]) {
+          const ratio = await contrastOf(locator);
+          if (ratio < 4.5) throw new Error(`${what} has contrast ${ratio.toFixed(2)}:1 in dark mode`);
+        }
+        await shot(page, "settings-dark");
+      } finally {
+        await page.emulateMedia({ colorScheme: "light" });
+      }
       await page.getByTestId("signout").click();
       await page.waitForURL(/\/login/);
       await page.getByTestId("header-signout").waitFor({ state: "detached" });

@@ -42,6 +42,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--latency", type=float, default=0.0, help="seconds every answer waits (benchmarks)"
     )
+    parser.add_argument(
+        "--agent-delay", type=float, default=0.0,
+        help="seconds each model step of a scout run takes (to watch a run unfold)",
+    )
+    parser.add_argument(
+        "--smtp", action="store_true", help="also run an SMTP sink (port file key 'smtp')"
+    )
     return parser.parse_args(argv)
 
 
@@ -69,22 +76,32 @@ async def serve(args: argparse.Namespace) -> None:
         loop.add_signal_handler(sig, stop.set)
     for fake in (ollama, searxng, crawl4ai):
         fake.latency = args.latency
+    sink = None
+    if args.smtp:
+        from tests.fakes.smtp_sink import SmtpSink  # aiosmtpd is a test-only dependency
+
+        sink = SmtpSink(args.host)
+        sink.start()
     async with ollama, searxng, crawl4ai:
-        install_demo(ollama, searxng, crawl4ai)
-        write_port_file(
-            args.port_file,
-            {
-                "ollama": ollama.url,
-                "searxng": searxng.url,
-                "crawl4ai": crawl4ai.url,
-                "crawl4ai_token": args.crawl4ai_token,
-            },
-        )
+        install_demo(ollama, searxng, crawl4ai, args.agent_delay)
+        urls = {
+            "ollama": ollama.url,
+            "searxng": searxng.url,
+            "crawl4ai": crawl4ai.url,
+            "crawl4ai_token": args.crawl4ai_token,
+        }
+        if sink is not None:
+            urls["smtp"] = sink.url
+        write_port_file(args.port_file, urls)
         print(
             f"fakes ready: ollama={ollama.url} searxng={searxng.url} crawl4ai={crawl4ai.url}",
             flush=True,
         )
-        await stop.wait()
+        try:
+            await stop.wait()
+        finally:
+            if sink is not None:
+                sink.stop()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,6 +1,8 @@
 import type { Metadata, Viewport } from "next";
 import type { ReactNode } from "react";
 import { AuthProvider } from "@/lib/auth";
+import { QueryProvider } from "@/lib/queries";
+import { DemoBanner } from "@/components/DemoBanner";
 import { SiteHeader } from "@/components/SiteHeader";
 import "./globals.css";
 
@@ -18,12 +20,15 @@ export default function RootLayout({ children }: { children: ReactNode }) {
         <a href="#main" className="skip-link">
           Skip to content
         </a>
-        <AuthProvider>
-          <SiteHeader />
-          <main id="main" className="page" tabIndex={-1}>
-            {children}
-          </main>
-        </AuthProvider>
+        <QueryProvider>
+          <AuthProvider>
+            <DemoBanner />
+            <SiteHeader />
+            <main id="main" className="page" tabIndex={-1}>
+              {children}
+            </main>
+          </AuthProvider>
+        </QueryProvider>
       </body>
     </html>
   );

@@ -1,6 +1,6 @@
 "use client";
 
-import { useEffect, useRef } from "react";
+import * as Dialog from "@radix-ui/react-dialog";
 
 interface Props {
   open: boolean;
@@ -12,37 +12,27 @@ interface Props {
   onCancel(): void;
 }
 
-/** A modal built on <dialog>, which gives focus trapping and Escape for free. */
+/** A modal confirm (Radix Dialog: focus trap, Escape, focus returns to the opener). */
 export function ConfirmDialog({ open, title, body, confirmLabel, busy, onConfirm, onCancel }: Props) {
-  const ref = useRef<HTMLDialogElement>(null);
-  useEffect(() => {
-    const d = ref.current;
-    if (!d) return;
-    if (open && !d.open) d.showModal();
-    if (!open && d.open) d.close();
-  }, [open]);
-
   return (
-    <dialog
-      ref={ref}
-      aria-labelledby="confirm-title"
-      aria-describedby="confirm-body"
-      onCancel={(e) => {
-        e.preventDefault();
-        onCancel();
-      }}
-      data-testid="confirm-dialog"
-    >
-      <h2 id="confirm-title">{title}</h2>
-      <p id="confirm-body">{body}</p>
-      <div className="dialog-actions">
-        <button type="button" className="btn" onClick={onCancel} autoFocus>
-          Cancel
-        </button>
-        <button type="button" className="btn btn-danger-solid" onClick={onConfirm} disabled={busy} data-testid="confirm-ok">
-          {confirmLabel}
-        </button>
-      </div>
-    </dialog>
+    <Dialog.Root open={open} onOpenChange={(o) => (!o ? onCancel() : undefined)}>
+      <Dialog.Portal>
+        <Dialog.Overlay className="dialog-overlay" />
+        <Dialog.Content className="dialog" role="alertdialog" data-testid="confirm-dialog">
+          <Dialog.Title>{title}</Dialog.Title>
+          <Dialog.Description>{body}</Dialog.Description>
+          <div className="dialog-actions">
+            <Dialog.Close asChild>
+              <button type="button" className="btn" autoFocus>
+                Cancel
+              </button>
+            </Dialog.Close>
+            <button type="button" className="btn btn-danger-solid" onClick={onConfirm} disabled={busy} data-testid="confirm-ok">
+              {confirmLabel}
+            </button>
+          </div>
+        </Dialog.Content>
+      </Dialog.Portal>
+    </Dialog.Root>
   );
 }

@@ -21,12 +21,17 @@ export function ErrorAlert({ message, children }: { message: string | null | und
 }
 
 export function NotFoundPanel({ what = "Page" }: { what?: string }) {
+  const page = what === "Page";
   return (
     <div className="card empty" data-testid="not-found">
       <h1>{what} not found</h1>
-      <p>It may have been deleted, or it belongs to another account.</p>
-      <Link href="/scouts" className="btn">
-        Back to my scouts
+      <p>
+        {page
+          ? "There is nothing at this address. It may be mistyped, or the page has moved."
+          : "It may have been deleted, or it belongs to another account."}
+      </p>
+      <Link href={page ? "/" : "/scouts"} className="btn">
+        {page ? "Go to the start page" : "Back to my scouts"}
       </Link>
     </div>
   );

@@ -2,6 +2,7 @@
 
 import Link from "next/link";
 import { usePathname, useRouter } from "next/navigation";
+import { useState } from "react";
 import { useAuth } from "@/lib/auth";
 
 const LINKS = [
@@ -14,8 +15,17 @@ export function SiteHeader() {
   const { user, logout } = useAuth();
   const pathname = usePathname();
   const router = useRouter();
+  // On phones the links fold behind a Menu button (a disclosure, the pattern for site nav).
+  const [open, setOpen] = useState(false);
+  const [openedOn, setOpenedOn] = useState(pathname);
+  if (openedOn !== pathname) {
+    // Following a link closes the menu.
+    setOpenedOn(pathname);
+    setOpen(false);
+  }
 
   async function signOut() {
+    setOpen(false);
     await logout();
     router.push("/login");
   }
@@ -27,10 +37,22 @@ export function SiteHeader() {
           <span className="brand-mark" aria-hidden="true">◎</span>
           Open Scouts
         </Link>
-        <nav className="site-nav" aria-label="Main">
+        {user && (
+          <button
+            type="button"
+            className="btn btn-small menu-button"
+            aria-expanded={open}
+            aria-controls="site-nav"
+            onClick={() => setOpen((o) => !o)}
+            data-testid="menu-button"
+          >
+            {open ? "Close" : "Menu"}
+          </button>
+        )}
+        <nav id="site-nav" className="site-nav" data-open={open} aria-label="Main">
           {user &&
             LINKS.map((l) => (
-              <Link key={l.href} href={l.href} aria-current={pathname === l.href ? "page" : undefined}>
+              <Link key={l.href} href={l.href} aria-current={pathname === l.href ? "page" : undefined} onClick={() => setOpen(false)}>
                 {l.label}
               </Link>
             ))}

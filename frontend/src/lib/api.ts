@@ -4,6 +4,7 @@ import type {
   ExecutionDetail,
   ExecutionSummary,
   Finding,
+  Place,
   Preferences,
   Scout,
   ScoutListItem,
@@ -22,13 +23,22 @@ export class ApiError extends Error {
   readonly status: number;
   readonly code: string;
   readonly retryAfterSeconds: number | null;
+  /** The input field the server blamed, for errors shown next to that field. */
+  readonly field: string | null;
 
-  constructor(status: number, code: string, message: string, retryAfterSeconds: number | null = null) {
+  constructor(
+    status: number,
+    code: string,
+    message: string,
+    retryAfterSeconds: number | null = null,
+    field: string | null = null,
+  ) {
     super(message);
     this.name = "ApiError";
     this.status = status;
     this.code = code;
     this.retryAfterSeconds = retryAfterSeconds;
+    this.field = field;
   }
 }
 
@@ -93,12 +103,16 @@ async function parseError(res: Response): Promise<ApiError> {
   let code = `http_${res.status}`;
   let message = res.statusText || `Request failed (${res.status})`;
   let retry: number | null = retryHeader && /^\d+$/.test(retryHeader) ? Number(retryHeader) : null;
+  let field: string | null = null;
   try {
-    const body = (await res.json()) as { error?: { code?: string; message?: string; retry_after_seconds?: number } };
+    const body = (await res.json()) as {
+      error?: { code?: string; message?: string; retry_after_seconds?: number; field?: string };
+    };
     if (body?.error) {
       code = body.error.code ?? code;
       message = body.error.message ?? message;
       if (typeof body.error.retry_after_seconds === "number") retry = body.error.retry_after_seconds;
+      if (typeof body.error.field === "string") field = body.error.field;
     }
   } catch {
     // Not JSON (a proxy error page, for instance); keep the status text.
@@ -106,7 +120,7 @@ async function parseError(res: Response): Promise<ApiError> {
   if (res.status === 502 || res.status === 503 || res.status === 504) {
     if (code.startsWith("http_")) message = "The server is not reachable right now. Try again in a moment.";
   }
-  return new ApiError(res.status, code, message, retry);
+  return new ApiError(res.status, code, message, retry, field);
 }
 
 let refreshing: Promise<Session | null> | null = null;
@@ -249,6 +263,8 @@ export const scouts = {
       `/scouts/${enc(id)}/executions?${q.toString()}`,
     );
   },
+  clearHistory: async (id: string): Promise<number> =>
+    (await request<{ deleted: number }>("DELETE", `/scouts/${enc(id)}/executions`)).deleted,
   run: async (id: string): Promise<ExecutionSummary> =>
     (await request<{ execution: ExecutionSummary }>("POST", `/scouts/${enc(id)}/run`)).execution,
 };
@@ -266,6 +282,7 @@ export const preferences = {
   get: async (): Promise<Preferences> => (await request<{ preferences: Preferences }>("GET", "/preferences")).preferences,
   put: async (prefs: Preferences): Promise<Preferences> =>
     (await request<{ preferences: Preferences }>("PUT", "/preferences", { body: prefs })).preferences,
+  testEmail: async (): Promise<string> => (await request<{ sent_to: string }>("POST", "/preferences/test-email")).sent_to,
 };
 
 export const findings = {
@@ -280,6 +297,18 @@ export const findings = {
 export function runHref(scoutId: string, executionId: string): string {
   return `/scout/${enc(scoutId)}?run=${enc(executionId)}#run-${enc(executionId)}`;
 }
+export const places = {
+  search: async (q: string): Promise<Place[]> =>
+    (await request<{ places: Place[] }>("GET", `/places?q=${enc(q)}`)).places,
+  nearest: async (lat: number, lng: number): Promise<Place> => {
+    const found = (await request<{ places: Place[] }>("GET", `/places?lat=${lat}&lng=${lng}`)).places;
+    if (!found.length) throw new Error("No city found near you. Type your city instead.");
+    return found[0];
+  },
+};
+
+/** What the server tells the UI about itself (public). */
+export const appConfig = (): Promise<{ demo_mode: boolean }> => request("GET", "/config", { auth: false });
 
 /** Where useChat posts; paired with authFetch so the stream is authorised. */
 export const CHAT_ENDPOINT = `${API}/chat`;

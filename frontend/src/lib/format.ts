@@ -12,8 +12,8 @@ export function frequencyLabel(f: Frequency | null): string {
 
 export const STATUS_LABELS: Record<ExecutionStatus, string> = {
   running: "Running",
-  completed: "Completed",
-  failed: "Failed",
+  completed: "Finished",
+  failed: "Did not finish",
   cancelled: "Cancelled",
 };
 
@@ -45,6 +45,30 @@ export function formatDuration(totalSeconds: number): string {
   const rest = s % 60;
   if (m === 0) return `${rest}s`;
   return rest ? `${m} min ${rest}s` : `${m} min`;
+}
+
+/** The same words for a scout's state everywhere: page, list and switch. */
+export function scoutStateLabel(s: Pick<Scout, "is_active" | "is_complete">): string {
+  if (s.is_active) return "Active";
+  return s.is_complete ? "Paused" : "Setting up";
+}
+
+/** "in about 2 minutes", "about 3 hours ago": for sentences, not labels. */
+export function relativePhrase(iso: string | null | undefined, now: number = Date.now()): string {
+  if (!iso) return "";
+  const then = new Date(iso).getTime();
+  if (Number.isNaN(then)) return "";
+  const secs = Math.round((then - now) / 1000);
+  const abs = Math.abs(secs);
+  let text: string;
+  if (abs < 45) return secs >= 0 ? "in a few seconds" : "a few seconds ago";
+  if (abs < 90) text = "a minute";
+  else if (abs < 3600) text = `about ${Math.round(abs / 60)} minutes`;
+  else if (abs < 5400) text = "about an hour";
+  else if (abs < 86400) text = `about ${Math.round(abs / 3600)} hours`;
+  else if (abs < 172800) text = "a day";
+  else text = `${Math.round(abs / 86400)} days`;
+  return secs >= 0 ? `in ${text}` : `${text} ago`;
 }
 
 export function scoutTitle(s: Pick<Scout, "title">): string {

@@ -137,6 +137,14 @@ function stopSoon(): void {
 }
 
 /**
+ * Whether the shared stream is open right now (without subscribing to it): a query
+ * polls only while this is false.
+ */
+export function useLiveStatus(): boolean {
+  return useSyncExternalStore(watchStatus, () => live, () => false);
+}
+
+/**
  * Calls `handler` for every live change of the signed-in user's scouts and runs.
  * Returns whether the stream is open right now: while it is not, keep polling.
  */

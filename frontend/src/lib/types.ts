@@ -38,6 +38,8 @@ export interface Scout {
   consecutive_failures: number;
   created_at: string;
   updated_at: string;
+  /** When "Run now" opens again; null when a manual run is allowed now. */
+  run_now_available_at: string | null;
 }
 
 export type ExecutionStatus = "running" | "completed" | "failed" | "cancelled";
@@ -89,6 +91,12 @@ export interface ExecutionDetail extends ExecutionSummary {
   deadline_at: string | null;
   actions: ExecutionAction[];
   steps: ExecutionStep[];
+  checkpoint?: {
+    round: number;
+    searches: number;
+    pages_read: number;
+    pending_tool_calls: number;
+  };
 }
 
 export interface ScoutListItem extends Scout {
@@ -132,4 +140,15 @@ export interface Finding {
   similarity: number | null;
   match: "meaning" | "text";
   is_duplicate: boolean;
+}
+
+/** A city from GET /api/places (the offline gazetteer). */
+export interface Place {
+  city: string;
+  state: string | null;
+  stateCode: string | null;
+  country: string;
+  countryCode: string;
+  latitude: number;
+  longitude: number;
 }

@@ -1,12 +1,14 @@
 "use client";
 
+import { useMutation, useQueryClient } from "@tanstack/react-query";
 import Link from "next/link";
-import { useCallback, useEffect, useRef, useState } from "react";
+import { useState } from "react";
 import { ApiError, errorMessage, scouts as scoutsApi } from "@/lib/api";
 import { useRequireUser } from "@/lib/auth";
 import { frequencyLabel, relativeTime, scoutTitle } from "@/lib/format";
-import { useLiveEvents, type LiveMessage } from "@/lib/live";
+import { queryKeys, useLiveQueries, useScouts } from "@/lib/queries";
 import type { ScoutListItem } from "@/lib/types";
+import { ActiveSwitch } from "@/components/ActiveSwitch";
 import { ConfirmDialog } from "@/components/ConfirmDialog";
 import { ErrorAlert, Loading } from "@/components/Feedback";
 import { StatusBadge } from "@/components/StatusBadge";
@@ -14,87 +16,42 @@ import { FindingsSearch } from "./FindingsSearch";
 
 export function ScoutList() {
   const user = useRequireUser();
-  const [items, setItems] = useState<ScoutListItem[] | null>(null);
+  const qc = useQueryClient();
+  // Live scout and run events patch the list in place; it polls only while the stream is down.
+  const live = useLiveQueries(!!user);
+  const scoutsQuery = useScouts(!!user, live);
   const [error, setError] = useState<string | null>(null);
-  const [pending, setPending] = useState<string | null>(null);
   const [toDelete, setToDelete] = useState<ScoutListItem | null>(null);
 
-  const load = useCallback(async () => {
-    try {
-      setItems(await scoutsApi.list());
-    } catch (err) {
-      setError(errorMessage(err));
-    }
-  }, []);
-
-  // Live changes patch the list in place; polling is the fallback when the stream is down.
-  const itemsRef = useRef(items);
-  useEffect(() => {
-    itemsRef.current = items;
-  }, [items]);
-  const live = useLiveEvents((m: LiveMessage) => {
-    if (m.type === "resync" || (m.type === "scout" && !itemsRef.current?.some((x) => x.id === m.data.id))) {
-      void load();
-    } else if (m.type === "scout") {
-      setItems((prev) => prev?.map((x) => (x.id === m.data.id ? { ...x, ...m.data } : x)) ?? null);
-    } else {
-      const run = m.data;
-      setItems(
-        (prev) =>
-          prev?.map((x) =>
-            x.id === run.scout_id && (!x.latest_execution || x.latest_execution.id === run.id || (run.started_at ?? "") >= (x.latest_execution.started_at ?? ""))
-              ? { ...x, latest_execution: run }
-              : x,
-          ) ?? null,
-      );
-    }
-  }, Boolean(user));
-
-  useEffect(() => {
-    if (!user) return;
-    // Also when the stream (re)opens: nothing that changed before it is missed.
-    // eslint-disable-next-line react-hooks/set-state-in-effect
-    void load();
-  }, [user, load, live]);
-
-  useEffect(() => {
-    if (!user || live) return;
-    const timer = window.setInterval(load, 30_000);
-    return () => window.clearInterval(timer);
-  }, [user, load, live]);
-
-  async function toggle(s: ScoutListItem) {
-    setError(null);
-    setPending(s.id);
-    try {
-      const updated = await scoutsApi.update(s.id, { is_active: !s.is_active });
-      setItems((prev) => prev?.map((x) => (x.id === s.id ? { ...x, ...updated } : x)) ?? null);
-    } catch (err) {
+  const toggle = useMutation({
+    mutationFn: (s: ScoutListItem) => scoutsApi.update(s.id, { is_active: !s.is_active }),
+    onMutate: () => setError(null),
+    onSuccess: (updated) => {
+      qc.setQueryData<ScoutListItem[]>(queryKeys.scouts, (prev) => prev?.map((x) => (x.id === updated.id ? { ...x, ...updated } : x)));
+      qc.setQueryData(queryKeys.scout(updated.id), updated);
+      void qc.invalidateQueries({ queryKey: queryKeys.scouts });
+    },
+    onError: (err, s) => {
       if (err instanceof ApiError && err.code === "scout_incomplete") {
-        setError(`"${scoutTitle(s)}" is not fully set up yet. Open it and finish the chat first.`);
+        setError(`"${scoutTitle(s)}" is not fully set up yet. Open it and finish the setup first.`);
       } else setError(errorMessage(err));
-    } finally {
-      setPending(null);
-    }
-  }
+    },
+  });
 
-  async function confirmDelete() {
-    if (!toDelete) return;
-    const target = toDelete;
-    setPending(target.id);
-    try {
-      await scoutsApi.remove(target.id);
-      setItems((prev) => prev?.filter((x) => x.id !== target.id) ?? null);
-      setToDelete(null);
-    } catch (err) {
-      setError(errorMessage(err));
-      setToDelete(null);
-    } finally {
-      setPending(null);
-    }
-  }
+  const remove = useMutation({
+    mutationFn: (s: ScoutListItem) => scoutsApi.remove(s.id),
+    onSuccess: (_v, s) => {
+      qc.setQueryData<ScoutListItem[]>(queryKeys.scouts, (prev) => prev?.filter((x) => x.id !== s.id));
+      qc.removeQueries({ queryKey: queryKeys.scout(s.id) });
+    },
+    onError: (err) => setError(errorMessage(err)),
+    onSettled: () => setToDelete(null),
+  });
 
-  if (!user || (items === null && !error)) return <Loading label="Loading scouts…" />;
+  const items = scoutsQuery.data ?? null;
+  const loadError = scoutsQuery.error ? errorMessage(scoutsQuery.error) : null;
+  if (!user || (items === null && !loadError)) return <Loading label="Loading scouts…" />;
+  const pending = toggle.isPending ? toggle.variables?.id : remove.isPending ? remove.variables?.id : null;
 
   return (
     <>
@@ -107,7 +64,7 @@ export function ScoutList() {
           New scout
         </Link>
       </div>
-      <ErrorAlert message={error} />
+      <ErrorAlert message={error ?? loadError} />
       {items && items.length > 0 && <FindingsSearch />}
       {items && items.length === 0 ? (
         <div className="card empty" data-testid="scouts-empty">
@@ -127,24 +84,17 @@ export function ScoutList() {
                 </h2>
                 <div className="scout-meta">
                   <span>{frequencyLabel(s.frequency)}</span>
-                  {!s.is_complete && <span className="badge">Setup not finished</span>}
                   <span>Last run {relativeTime(s.last_run_at)}</span>
                   {s.latest_execution && <StatusBadge status={s.latest_execution.status} />}
                 </div>
               </div>
               <div className="scout-actions">
-                <label className="switch">
-                  <input
-                    type="checkbox"
-                    role="switch"
-                    checked={s.is_active}
-                    disabled={pending === s.id}
-                    onChange={() => toggle(s)}
-                    aria-label={`Active: ${scoutTitle(s)}`}
-                    data-testid="scout-active-toggle"
-                  />
-                  <span className="small">{s.is_active ? "Active" : "Paused"}</span>
-                </label>
+                <ActiveSwitch
+                  scout={s}
+                  busy={pending === s.id || (!s.is_active && !s.is_complete)}
+                  onChange={() => toggle.mutate(s)}
+                  label={`Active: ${scoutTitle(s)}`}
+                />
                 <button
                   type="button"
                   className="btn btn-small btn-danger"
@@ -164,8 +114,8 @@ export function ScoutList() {
         title="Delete this scout?"
         body={toDelete ? `"${scoutTitle(toDelete)}" and all of its reports will be removed. This cannot be undone.` : ""}
         confirmLabel="Delete scout"
-        busy={pending !== null}
-        onConfirm={confirmDelete}
+        busy={remove.isPending}
+        onConfirm={() => toDelete && remove.mutate(toDelete)}
         onCancel={() => setToDelete(null)}
       />
     </>

@@ -1,11 +1,14 @@
 "use client";
 
+import * as Switch from "@radix-ui/react-switch";
 import { useRouter } from "next/navigation";
 import { useEffect, useState, type FormEvent } from "react";
-import { errorMessage, preferences as prefsApi } from "@/lib/api";
+import { ApiError, errorMessage, preferences as prefsApi } from "@/lib/api";
 import { useAuth, useRequireUser } from "@/lib/auth";
-import { formatDateTime } from "@/lib/format";
-import type { Preferences } from "@/lib/types";
+import { formatDateTime, formatDuration } from "@/lib/format";
+import { useSecondsUntil } from "@/lib/queries";
+import type { Place, Preferences } from "@/lib/types";
+import { PlacePicker, UseMyLocation } from "@/components/PlacePicker";
 import { ErrorAlert, Loading } from "@/components/Feedback";
 
 interface FormState {
@@ -75,6 +78,15 @@ export function SettingsForm() {
     setForm((f) => (f ? { ...f, [key]: value } : f));
   }
 
+  function pickPlace(p: Place) {
+    setSaved(false);
+    setForm((f) =>
+      f
+        ? { ...f, city: p.city, state: p.state ?? "", country: p.country, latitude: String(p.latitude), longitude: String(p.longitude) }
+        : f,
+    );
+  }
+
   async function onSubmit(e: FormEvent) {
     e.preventDefault();
     if (!form) return;
@@ -124,8 +136,8 @@ export function SettingsForm() {
             <p className="small muted">Used when you ask a scout to look &ldquo;near me&rdquo;.</p>
             <div className="grid-2">
               <div className="field">
-                <label htmlFor="city">City</label>
-                <input id="city" type="text" autoComplete="address-level2" value={form.city} onChange={(e) => set("city", e.target.value)} />
+                <PlacePicker label="City" text={form.city} onTextChange={(t) => set("city", t)} onPick={pickPlace} testId="settings-city" pickedText={(p) => p.city} />
+                <UseMyLocation onPick={pickPlace} testId="settings-use-location" />
               </div>
               <div className="field">
                 <label htmlFor="state">State or region</label>
@@ -162,15 +174,17 @@ export function SettingsForm() {
               Leave empty to use your account email.
             </div>
           </div>
-          <div className="field">
-            <label className="switch">
-              <input
-                type="checkbox"
-                role="switch"
-                checked={form.enabled}
-                onChange={(e) => set("enabled", e.target.checked)}
-                data-testid="notifications-toggle"
-              />
+          <div className="field switch">
+            <Switch.Root
+              id="notify-toggle"
+              className="switch-root"
+              checked={form.enabled}
+              onCheckedChange={(on) => set("enabled", on)}
+              data-testid="notifications-toggle"
+            >
+              <Switch.Thumb className="switch-thumb" />
+            </Switch.Root>
+            <label htmlFor="notify-toggle" className="switch-text">
               Email me when a scout finds something new
             </label>
           </div>
@@ -186,6 +200,7 @@ export function SettingsForm() {
           </div>
         </form>
       )}
+      {form && <TestEmail />}
       <section className="card" aria-labelledby="account-title">
         <h2 id="account-title">Account</h2>
         <p>
@@ -198,5 +213,49 @@ export function SettingsForm() {
         </button>
       </section>
     </>
+  );
+}
+
+/** Sends one test email to the saved address; the server allows one per 2 minutes. */
+function TestEmail() {
+  const [sentTo, setSentTo] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [sending, setSending] = useState(false);
+  const [nextAt, setNextAt] = useState<string | null>(null);
+  const wait = useSecondsUntil(nextAt);
+
+  async function send() {
+    setError(null);
+    setSentTo(null);
+    setSending(true);
+    try {
+      setSentTo(await prefsApi.testEmail());
+      setNextAt(new Date(Date.now() + 120_000).toISOString());
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 429 && err.retryAfterSeconds) {
+        setNextAt(new Date(Date.now() + err.retryAfterSeconds * 1000).toISOString());
+      } else if (err instanceof ApiError && err.code === "mail_off") {
+        setError("Email is not set up on this server yet, so scouts cannot email you. Ask whoever runs it to set SMTP_URL.");
+      } else setError(errorMessage(err));
+    } finally {
+      setSending(false);
+    }
+  }
+
+  return (
+    <section className="card" aria-labelledby="test-email-title">
+      <h2 id="test-email-title">Test email</h2>
+      <p className="small muted">Check that scout reports reach you. It goes to the saved notification address.</p>
+      <ErrorAlert message={error} />
+      <div className="row">
+        <button type="button" className="btn" onClick={send} disabled={sending || wait > 0} data-testid="test-email">
+          {sending ? "Sending…" : "Send a test email"}
+        </button>
+        <span className="small" role="status" data-testid="test-email-status">
+          {sentTo ? `Sent to ${sentTo}. ` : ""}
+          {wait > 0 ? `You can send another in ${formatDuration(wait)}.` : ""}
+        </span>
+      </div>
+    </section>
   );
 }

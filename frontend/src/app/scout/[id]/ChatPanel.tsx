@@ -40,7 +40,32 @@ function ToolNote({ part }: { part: ToolPartLike }) {
   return <div className="msg-tool pending">Updating settings…</div>;
 }
 
-function MessageView({ message }: { message: UIMessage }) {
+function CopyButton({ text }: { text: string }) {
+  const [copied, setCopied] = useState(false);
+  async function copy() {
+    try {
+      await navigator.clipboard.writeText(text);
+      setCopied(true);
+      window.setTimeout(() => setCopied(false), 2000);
+    } catch {
+      // Clipboard refused (permissions); nothing useful to say beyond not confirming.
+    }
+  }
+  return (
+    <button type="button" className="btn-link msg-action" onClick={copy} data-testid="chat-copy">
+      {copied ? "Copied" : "Copy"}
+      <span className="visually-hidden"> this answer</span>
+    </button>
+  );
+}
+
+interface MessageViewProps {
+  message: UIMessage;
+  /** Offered on the newest answer: asks the assistant again. */
+  onRetry?: () => void;
+}
+
+function MessageView({ message, onRetry }: MessageViewProps) {
   const bubbles: React.ReactNode[] = [];
   message.parts.forEach((part, i) => {
     if (part.type === "text" && part.text.trim()) {
@@ -52,6 +77,14 @@ function MessageView({ message }: { message: UIMessage }) {
         ) : (
           <div key={i} className="msg msg-assistant" data-testid="chat-assistant" style={{ whiteSpace: "normal" }}>
             <Markdown>{part.text}</Markdown>
+            <div className="msg-actions">
+              <CopyButton text={part.text} />
+              {onRetry && (
+                <button type="button" className="btn-link msg-action" onClick={onRetry} data-testid="chat-retry">
+                  Retry
+                </button>
+              )}
+            </div>
           </div>
         ),
       );
@@ -64,7 +97,7 @@ function MessageView({ message }: { message: UIMessage }) {
 
 export function ChatPanel({ scoutId, initialMessages, location, onConfigChanged }: Props) {
   const transport = useMemo(() => createChatTransport(scoutId), [scoutId]);
-  const { messages, sendMessage, status, error, stop, clearError } = useChat({
+  const { messages, sendMessage, regenerate, status, error, stop, clearError } = useChat({
     id: `scout-${scoutId}`,
     messages: initialMessages,
     transport,
@@ -117,6 +150,11 @@ export function ChatPanel({ scoutId, initialMessages, location, onConfigChanged 
     void sendMessage({ text }, { body: { location } });
   }
 
+  function retry() {
+    clearError();
+    void regenerate({ body: { location } });
+  }
+
   function onKeyDown(e: KeyboardEvent<HTMLTextAreaElement>) {
     if (e.key === "Enter" && !e.shiftKey) {
       e.preventDefault();
@@ -133,7 +171,9 @@ export function ChatPanel({ scoutId, initialMessages, location, onConfigChanged 
             <p>It fills in the setup on the right and asks about anything it needs, like where and how often.</p>
           </div>
         ) : (
-          messages.map((m) => <MessageView key={m.id} message={m} />)
+          messages.map((m, i) => (
+            <MessageView key={m.id} message={m} onRetry={!busy && i === messages.length - 1 && m.role === "assistant" ? retry : undefined} />
+          ))
         )}
         {status === "submitted" && (
           <div className="msg msg-assistant muted" role="status" data-testid="chat-thinking">
@@ -143,7 +183,12 @@ export function ChatPanel({ scoutId, initialMessages, location, onConfigChanged 
       </div>
       {error && (
         <div style={{ padding: "0 0.75rem" }}>
-          <ErrorAlert message={chatErrorText(error)} />
+          <ErrorAlert message={chatErrorText(error)}>
+            {" "}
+            <button type="button" className="btn-link" onClick={retry} data-testid="chat-retry-error">
+              Try again
+            </button>
+          </ErrorAlert>
         </div>
       )}
       <form className="chat-form" onSubmit={submit}>

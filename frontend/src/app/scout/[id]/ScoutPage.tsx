@@ -1,13 +1,14 @@
 "use client";
 
-import type { UIMessage } from "ai";
-import { useCallback, useEffect, useState } from "react";
+import { useQuery, useQueryClient } from "@tanstack/react-query";
+import { useCallback, useState } from "react";
 import { ApiError, errorMessage, preferences as prefsApi, scouts as scoutsApi } from "@/lib/api";
 import { useRequireUser } from "@/lib/auth";
 import { toUIMessages } from "@/lib/chat";
 import { scoutTitle } from "@/lib/format";
-import { useLiveEvents } from "@/lib/live";
-import type { Scout, ScoutLocation } from "@/lib/types";
+import { queryKeys, useLiveQueries, useScout, useUpdateScout } from "@/lib/queries";
+import type { ScoutLocation, ScoutPatch } from "@/lib/types";
+import { ActiveSwitch } from "@/components/ActiveSwitch";
 import { ErrorAlert, Loading, NotFoundPanel } from "@/components/Feedback";
 import { ChatPanel } from "./ChatPanel";
 import { Checklist } from "./Checklist";
@@ -16,109 +17,80 @@ import { addressNamesRun } from "./useRunAnchor";
 
 type Tab = "configure" | "results";
 
+function isMissing(err: unknown): boolean {
+  // A malformed id is as unknown as a missing one.
+  return err instanceof ApiError && (err.status === 404 || err.code === "not_found" || err.status === 422);
+}
+
 export function ScoutPage({ id }: { id: string }) {
   const user = useRequireUser();
-  const [scout, setScout] = useState<Scout | null>(null);
-  const [history, setHistory] = useState<UIMessage[] | null>(null);
-  const [location, setLocation] = useState<ScoutLocation | null>(null);
-  const [notFound, setNotFound] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  const qc = useQueryClient();
+  // Edits from another tab, activation, auto-disable, last-run times and this scout's
+  // runs arrive live and patch the queries; the reports poll only while the stream is down.
+  const live = useLiveQueries(!!user);
+  const scoutQuery = useScout(id, !!user);
+  // The chat owns the conversation once loaded; refetching would reset it mid-stream.
+  const historyQuery = useQuery({
+    queryKey: queryKeys.messages(id),
+    queryFn: async () => toUIMessages(await scoutsApi.messages(id)),
+    enabled: !!user,
+    staleTime: Infinity,
+    refetchOnWindowFocus: false,
+  });
+  // The assistant may use the saved location when the user says "near me".
+  const prefsQuery = useQuery({ queryKey: queryKeys.preferences, queryFn: prefsApi.get, enabled: !!user });
+  const update = useUpdateScout(id);
   const [actionError, setActionError] = useState<string | null>(null);
-  const [tab, setTab] = useState<Tab | null>(null);
-  const [toggling, setToggling] = useState(false);
+  const [tabChoice, setTab] = useState<Tab | null>(null);
 
-  useEffect(() => {
-    if (!user) return;
-    let cancelled = false;
-    (async () => {
-      try {
-        const [s, msgs] = await Promise.all([scoutsApi.get(id), scoutsApi.messages(id)]);
-        if (cancelled) return;
-        setScout(s);
-        setHistory(toUIMessages(msgs));
-        setTab(s.is_active || addressNamesRun() ? "results" : "configure");
-      } catch (err) {
-        if (cancelled) return;
-        // A malformed id is as unknown as a missing one.
-        if (err instanceof ApiError && (err.status === 404 || err.code === "not_found" || err.status === 422)) setNotFound(true);
-        else setError(errorMessage(err));
-      }
-      // The assistant may use the saved location when the user says "near me".
-      try {
-        const p = await prefsApi.get();
-        if (!cancelled && p.location?.city) {
-          setLocation({ city: p.location.city, latitude: p.location.latitude ?? null, longitude: p.location.longitude ?? null });
-        }
-      } catch {
-        // Optional: the chat works without it.
-      }
-    })();
-    return () => {
-      cancelled = true;
-    };
-  }, [id, user]);
+  const refreshScout = useCallback(() => {
+    void qc.invalidateQueries({ queryKey: queryKeys.scout(id), exact: true });
+    void qc.invalidateQueries({ queryKey: queryKeys.scouts });
+  }, [qc, id]);
 
-  // Edits from another tab, activation, auto-disable and last-run times arrive live.
-  useLiveEvents((m) => {
-    if (m.type === "scout" && m.data.id === id) setScout(m.data);
-  }, Boolean(user));
-
-  const refreshScout = useCallback(async () => {
-    try {
-      setScout(await scoutsApi.get(id));
-    } catch (err) {
-      if (err instanceof ApiError && err.status === 404) setNotFound(true);
-    }
-  }, [id]);
+  const save = useCallback((patch: ScoutPatch) => update.mutateAsync(patch), [update]);
 
   async function setActive(active: boolean) {
     setActionError(null);
-    setToggling(true);
     try {
-      const s = await scoutsApi.update(id, { is_active: active });
-      setScout(s);
+      await update.mutateAsync({ is_active: active });
       if (active) setTab("results");
     } catch (err) {
       if (err instanceof ApiError && err.code === "scout_incomplete") {
-        setActionError("The setup is not finished yet. Keep chatting until every item is ticked.");
-        void refreshScout();
+        setActionError("The setup is not finished yet. Fill in every item of the setup first.");
+        refreshScout();
       } else setActionError(errorMessage(err));
-    } finally {
-      setToggling(false);
     }
   }
 
-  if (notFound) return <NotFoundPanel what="Scout" />;
-  if (error && !scout) return <ErrorAlert message={error} />;
-  if (!user || !scout || !history || !tab) return <Loading label="Loading scout…" />;
+  const scout = scoutQuery.data;
+  const history = historyQuery.data;
+  if (isMissing(scoutQuery.error) || isMissing(historyQuery.error)) return <NotFoundPanel what="Scout" />;
+  if (scoutQuery.error && !scout) return <ErrorAlert message={errorMessage(scoutQuery.error)} />;
+  if (!user || !scout || !history) return <Loading label="Loading scout…" />;
+  // A linked run (a search result) shows the reports even for a paused scout.
+  const tab: Tab = tabChoice ?? (scout.is_active || addressNamesRun() ? "results" : "configure");
+  const p = prefsQuery.data?.location;
+  const location: ScoutLocation | null = p?.city ? { city: p.city, latitude: p.latitude ?? null, longitude: p.longitude ?? null } : null;
+  const toggling = update.isPending && update.variables?.is_active !== undefined;
 
   return (
     <>
       <div className="page-head">
         <div>
           <h1 data-testid="scout-title">{scoutTitle(scout)}</h1>
-          <div className="row small">
-            {scout.is_active ? (
-              <span className="badge badge-active" data-testid="scout-state">
-                Active
-              </span>
-            ) : (
-              <span className="badge" data-testid="scout-state">
-                {scout.is_complete ? "Ready to activate" : "Setting up"}
-              </span>
-            )}
-            {scout.consecutive_failures > 0 && (
-              <span className="muted">
-                {scout.consecutive_failures} failed run{scout.consecutive_failures > 1 ? "s" : ""} in a row
-              </span>
-            )}
-          </div>
+          {scout.consecutive_failures > 0 && (
+            <p className="small">
+              {scout.consecutive_failures} run{scout.consecutive_failures > 1 ? "s" : ""} in a row did not finish
+            </p>
+          )}
         </div>
-        {scout.is_active && (
-          <button type="button" className="btn" onClick={() => setActive(false)} disabled={toggling} data-testid="pause">
-            Pause scout
-          </button>
-        )}
+        <ActiveSwitch
+          scout={scout}
+          busy={toggling || (!scout.is_active && !scout.is_complete)}
+          onChange={setActive}
+          label={`Active: ${scoutTitle(scout)}`}
+        />
       </div>
       <ErrorAlert message={actionError} />
       <div className="tabs" role="tablist" aria-label="Scout views">
@@ -132,7 +104,7 @@ export function ScoutPage({ id }: { id: string }) {
           onClick={() => setTab("configure")}
           data-testid="tab-configure"
         >
-          Setup chat
+          Setup
         </button>
         <button
           type="button"
@@ -150,10 +122,13 @@ export function ScoutPage({ id }: { id: string }) {
 
       {/* The chat stays mounted while hidden so a streaming answer is not cut off. */}
       <div role="tabpanel" id="panel-configure" aria-labelledby="tab-configure" hidden={tab !== "configure"}>
+        <a href="#scout-setup" className="jump-link" data-testid="jump-to-setup">
+          Jump to the setup checklist
+        </a>
         <div className="configurator">
           <ChatPanel scoutId={id} initialMessages={history} location={location} onConfigChanged={refreshScout} />
-          <aside className="card" aria-label="Scout setup">
-            <Checklist scout={scout} />
+          <aside className="card" aria-label="Scout setup" id="scout-setup">
+            <Checklist scout={scout} onSave={save} />
             {scout.is_active ? (
               <div className="alert alert-ok" style={{ margin: 0 }}>
                 This scout is active.{" "}
@@ -185,7 +160,7 @@ export function ScoutPage({ id }: { id: string }) {
         </div>
       </div>
       <div role="tabpanel" id="panel-results" aria-labelledby="tab-results" hidden={tab !== "results"}>
-        {tab === "results" && <ResultsView scout={scout} onScoutStale={refreshScout} />}
+        {tab === "results" && <ResultsView scout={scout} live={live} onScoutStale={refreshScout} />}
       </div>
     </>
   );

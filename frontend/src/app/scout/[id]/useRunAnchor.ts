@@ -11,6 +11,12 @@ export function addressNamesRun(): boolean {
   return RUN_HASH.test(window.location.hash);
 }
 
+/** The run the address names (`#run-<id>`), if any. */
+export function linkedRunId(): string | null {
+  if (typeof window === "undefined") return null;
+  return RUN_HASH.exec(window.location.hash)?.[1]?.toLowerCase() ?? null;
+}
+
 /**
  * Brings the run named in the address (`#run-<id>`, how search results link to
  * a run) into view and marks it, loading older pages until it is on screen.

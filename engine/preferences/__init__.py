@@ -1,0 +1,1 @@
+"""What an owner sets up for themselves beyond scouts: checking that email reaches them."""
