@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,8 +22,12 @@ CONNECTIONS_PER_HOST = 10
 
 def _json_dumps(value: Any) -> str:
     # Request bodies carry whole conversations on every model call; orjson encodes them
-    # several times faster than the stdlib.
-    return orjson.dumps(value).decode()
+    # several times faster than the stdlib. What orjson refuses (a lone surrogate from a
+    # scraped page, an int beyond 64 bits) the stdlib still sends, escaped, as before.
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return json.dumps(value)
 
 
 @dataclass
