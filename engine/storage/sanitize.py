@@ -10,8 +10,6 @@ from __future__ import annotations
 import re
 from typing import Any, TypeVar
 
-import orjson
-
 T = TypeVar("T")
 
 # A decoded str holds surrogate code points only when they are unpaired.
@@ -31,19 +29,7 @@ def clean_text(text: str) -> str:
 
 def clean(value: T) -> T:
     """``clean_text`` applied to every string (and key) inside JSON-like data."""
-    if not isinstance(value, (dict, list, tuple)):
-        return _clean(value)
-    # A run's checkpoint (its whole conversation) is cleaned on every transition and is
-    # almost always clean already: orjson encodes it in a fraction of the time a Python
-    # walk takes, refuses lone surrogates, and writes NUL as an escape. Anything it
-    # cannot encode, or any such escape (even a harmless literal one), takes the walk.
-    try:
-        encoded = orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
-    except (TypeError, ValueError):
-        return _clean(value)
-    if b"\\u0000" in encoded:
-        return _clean(value)
-    return value
+    return _clean(value)
 
 
 def _clean(value: Any) -> Any:
