@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from typing import Any
 
 import aiohttp
+import orjson
 
 from engine.clients.crawl4ai import Crawl4AIClient
 from engine.clients.mailer import Mailer
@@ -15,6 +18,16 @@ from engine.config import Settings
 
 # Pooled connections per service host; a worker advances WORKER_CONCURRENCY runs at once.
 CONNECTIONS_PER_HOST = 10
+
+
+def _json_dumps(value: Any) -> str:
+    # Request bodies carry whole conversations on every model call; orjson encodes them
+    # several times faster than the stdlib. What orjson refuses (a lone surrogate from a
+    # scraped page, an int beyond 64 bits) the stdlib still sends, escaped, as before.
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return json.dumps(value)
 
 
 @dataclass
@@ -29,6 +42,7 @@ class Toolbox:
     def from_settings(cls, settings: Settings, retry: RetryPolicy = DEFAULT_POLICY) -> Toolbox:
         session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit_per_host=CONNECTIONS_PER_HOST),
+            json_serialize=_json_dumps,
         )
         return cls(
             session=session,

@@ -11,6 +11,7 @@ from engine.clients.mailer import (
     Mailer,
     parse_smtp_url,
     render_findings_email,
+    render_markdown,
     render_scout_disabled_email,
 )
 from engine.clients.retry import RetryPolicy
@@ -127,3 +128,13 @@ async def test_unreachable_smtp_server_is_busy():
 async def test_send_when_disabled_is_an_error():
     with pytest.raises(ServiceError):
         await Mailer(None, "scouts@example.com").send("a@example.com", "s", "t", "h")
+
+
+def test_one_report_does_not_leak_into_the_next_email() -> None:
+    """The converter is reused between emails: a link defined by reference in one report
+    must not turn text in the next report into that link."""
+    first = render_markdown("See [the source][src].\n\n[src]: https://example.com/first\n")
+    assert 'href="https://example.com/first"' in first
+    second = render_markdown("Nothing linked here: [the source][src].")
+    assert "href" not in second
+    assert render_markdown("# Title\n\n*one*") == render_markdown("# Title\n\n*one*")

@@ -117,6 +117,20 @@ def test_clean_drops_nul_and_replaces_lone_surrogates() -> None:
     assert clean(data) == {"k": ["v", ("t\ufffd", 1)], "n": None, "f": 1.5}
 
 
+def test_clean_finds_bad_text_deep_in_a_conversation_whatever_else_it_holds() -> None:
+    """The fast check over a whole checkpoint must not let anything through: a NUL or a
+    lone surrogate deep inside, beside values JSON cannot hold, or in a key."""
+    turns = [{"role": "tool", "content": f"page {i} " * 50} for i in range(200)]
+    assert clean({"messages": turns}) == {"messages": turns}
+    turns[150] = {"role": "tool", "content": "bad\x00 page", "extra": ["x\udc80"]}
+    cleaned = clean({"messages": turns})
+    assert cleaned["messages"][150] == {"role": "tool", "content": "bad page",
+                                        "extra": ["x\ufffd"]}
+    assert clean({"huge": 2 ** 70, "text": "a\x00b"}) == {"huge": 2 ** 70, "text": "ab"}
+    assert clean([{"k\ud800": 1}]) == [{"k\ufffd": 1}]
+    assert clean({"literal": "\\u0000 as typed"}) == {"literal": "\\u0000 as typed"}
+
+
 async def test_a_nul_in_the_model_answer_still_finishes_the_run(world: World) -> None:
     scout = await world.add_scout()
     world.ollama.reply_text(final_answer("## Ramen\x00 Bar opens\n\nOn March 3.\ud800"))

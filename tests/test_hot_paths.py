@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
 import uuid
@@ -52,6 +53,22 @@ async def test_bcrypt_never_takes_more_than_its_own_threads(monkeypatch) -> None
     results = await asyncio.gather(*(auth.verify_password("pw", hashed) for _ in range(20)))
     assert all(results)
     assert peak == auth.BCRYPT_THREADS
+
+
+@pytest.mark.skipif(not hasattr(threading, "get_native_id") or not hasattr(os, "getpriority"),
+                    reason="per-thread priorities are a Linux feature")
+async def test_hashing_runs_at_a_lower_priority_than_the_event_loop() -> None:
+    """On a busy machine the scheduler serves the event loop's thread before a login's
+    hash, so other requests do not queue behind bcrypt."""
+    seen: list[int] = []
+
+    def nice_of_this_thread() -> None:
+        seen.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+
+    await asyncio.get_running_loop().run_in_executor(auth._bcrypt_pool, nice_of_this_thread)
+    loop_nice = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    assert seen[0] > loop_nice or seen[0] == 19
+    assert await auth.verify_password("pw", await auth.hash_password("pw", rounds=4))
 
 
 def test_responses_encode_times_and_ids_as_before() -> None:

@@ -6,10 +6,12 @@ whichever database a self-hoster picked.
 
 from __future__ import annotations
 
+import functools
 import math
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from pgvector.sqlalchemy import VECTOR
@@ -38,17 +40,35 @@ def _vector_literal(embedding: Sequence[float]) -> str:
     return "[" + ",".join(repr(float(v)) for v in embedding) + "]"
 
 
-def _recent_with_embedding(scout_id: uuid.UUID, exclude: uuid.UUID | None) -> sa.Select[
-    tuple[uuid.UUID, str]
-]:
-    query = sa.select(scout_executions.c.id, scout_executions.c.summary_text).where(
-        scout_executions.c.scout_id == scout_id,
+def _recent_with_embedding(excluding: bool) -> sa.Select[tuple[uuid.UUID, str, Any]]:
+    """The scout's recent completed runs with their embeddings; parameters ``scout_id``
+    (and ``exclude`` when ``excluding``)."""
+    query = sa.select(scout_executions.c.id, scout_executions.c.summary_text,
+                      scout_executions.c.summary_embedding).where(
+        scout_executions.c.scout_id == sa.bindparam("scout_id"),
         scout_executions.c.state == "done",
         scout_executions.c.summary_embedding.is_not(None),
     )
-    if exclude is not None:
-        query = query.where(scout_executions.c.id != exclude)
+    if excluding:
+        query = query.where(scout_executions.c.id != sa.bindparam("exclude"))
     return query.order_by(scout_executions.c.completed_at.desc()).limit(RECENT_RUNS)
+
+
+# Built once: every finished run asks, and building the statement (its subquery
+# especially) cost more worker CPU than running it.
+_RECENT = {excluding: _recent_with_embedding(excluding) for excluding in (False, True)}
+
+
+@functools.lru_cache(maxsize=16)
+def _nearest_on_postgres(dim: int, excluding: bool, k: int) -> sa.Select[Any]:
+    recent = _RECENT[excluding].subquery()
+    query_vector = sa.cast(sa.bindparam("query_vector", type_=sa.Text), VECTOR(dim))
+    distance = recent.c.summary_embedding.op("<=>", return_type=sa.Float)(query_vector)
+    return (
+        sa.select(recent.c.id, recent.c.summary_text, (1 - distance).label("similarity"))
+        .order_by(distance, recent.c.id)
+        .limit(k)
+    )
 
 
 async def most_similar(
@@ -60,25 +80,17 @@ async def most_similar(
     exclude: uuid.UUID | None = None,
 ) -> list[Similar]:
     """The k summaries among the scout's recent completed runs closest to ``embedding``."""
-    candidates = _recent_with_embedding(scout_id, exclude)
+    excluding = exclude is not None
+    params: dict[str, Any] = {"scout_id": scout_id}
+    if excluding:
+        params["exclude"] = exclude
     if conn.dialect.name == "postgresql":
-        recent = candidates.add_columns(scout_executions.c.summary_embedding).subquery()
-        query_vector = sa.cast(
-            sa.bindparam("query_vector", _vector_literal(embedding), type_=sa.Text),
-            VECTOR(len(embedding)),
-        )
-        distance = recent.c.summary_embedding.op("<=>", return_type=sa.Float)(query_vector)
-        query = (
-            sa.select(recent.c.id, recent.c.summary_text, (1 - distance).label("similarity"))
-            .order_by(distance, recent.c.id)
-            .limit(k)
-        )
-        rows = (await conn.execute(query)).all()
+        params["query_vector"] = _vector_literal(embedding)
+        query = _nearest_on_postgres(len(embedding), excluding, k)
+        rows = (await conn.execute(query, params)).all()
         return [Similar(r.id, r.summary_text, float(r.similarity)) for r in rows]
 
-    rows = (
-        await conn.execute(candidates.add_columns(scout_executions.c.summary_embedding))
-    ).all()
+    rows = (await conn.execute(_RECENT[excluding], params)).all()
     scored = [
         Similar(r.id, r.summary_text, cosine(embedding, r.summary_embedding))
         for r in rows
