@@ -23,15 +23,15 @@ from api.findings_routes import routes as findings_routes
 from api.jsonio import json_response
 from api.middleware import errors_as_json, install_cors, storable_query
 from api.openapi import openapi_document
-from engine.accounts import Accounts
-from engine.auth import BCRYPT_ROUNDS
-from engine.chat import CHAT_RETRY
+from engine.accounts.auth import BCRYPT_ROUNDS
+from engine.accounts.password_reset import PasswordReset
+from engine.accounts.sessions import Accounts
+from engine.chat.configurator import CHAT_RETRY
 from engine.clients.ollama import OllamaClient
 from engine.clock import utcnow
 from engine.config import Settings
 from engine.db import Database
 from engine.engine import ScoutEngine
-from engine.password_reset import PasswordReset
 from engine.scouts import Scouts
 
 MAX_BODY_BYTES = 1024 * 1024

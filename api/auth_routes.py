@@ -10,7 +10,7 @@ from aiohttp import web
 
 from api.context import now, services
 from api.jsonio import json_response, read_object
-from engine.accounts import Session
+from engine.accounts.sessions import Session
 from engine.errors import Unauthorized
 from engine.validation import check_fields
 

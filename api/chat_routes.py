@@ -1,7 +1,7 @@
 """POST /api/chat: the configurator's answer as an AI SDK UI message stream or plain text.
 
-engine/chat.py runs the conversation and yields neutral events; this module only encodes
-them (protocols.md §4) and writes each chunk as soon as it exists. Only the chunk types
+engine/chat/configurator.py runs the conversation and yields neutral events; this module
+only encodes them (protocols.md §4) and writes each chunk as soon as it exists. Only the chunk types
 and fields that ai v5, v6 and v7 all accept are sent, since older clients reject unknown
 fields and types.
 """
@@ -20,7 +20,7 @@ from aiohttp import web
 from api.auth_routes import authenticated
 from api.context import services
 from api.jsonio import error_body, json_response, read_object
-from engine.chat import (
+from engine.chat.configurator import (
     AssistantUnavailable,
     ChatAssistant,
     ChatEvent,

@@ -8,14 +8,14 @@ from datetime import datetime
 
 from aiohttp import web
 
-from engine.accounts import Accounts
+from engine.accounts.password_reset import PasswordReset
+from engine.accounts.sessions import Accounts
 from engine.clients.ollama import OllamaClient
 from engine.config import Settings
-from engine.controls import RunControls
 from engine.db import Database
 from engine.engine import ScoutEngine
-from engine.executions import Executions
-from engine.password_reset import PasswordReset
+from engine.runs.controls import RunControls
+from engine.runs.executions import Executions
 from engine.scouts import Scouts
 
 

@@ -16,7 +16,7 @@ from aiohttp import web
 from api.auth_routes import authenticated
 from api.context import Services, now, services
 from api.jsonio import dumps
-from engine.auth import decode_access_token
+from engine.accounts.auth import decode_access_token
 from engine.live.hub import LiveHub
 from engine.live.streams import LiveEvent
 

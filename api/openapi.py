@@ -9,9 +9,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from engine.accounts import MAX_EMAIL_LENGTH
-from engine.auth import MAX_PASSWORD_BYTES, MIN_PASSWORD_LENGTH
-from engine.chat import MAX_MESSAGE_CHARS, MAX_MESSAGES
+from engine.accounts.auth import MAX_PASSWORD_BYTES, MIN_PASSWORD_LENGTH
+from engine.accounts.sessions import MAX_EMAIL_LENGTH
+from engine.chat.configurator import MAX_MESSAGE_CHARS, MAX_MESSAGES
 from engine.validation import MAX_CITY, MAX_QUERIES, MAX_QUERY_LENGTH, MAX_TEXT, MAX_TITLE
 
 REF = "#/components/schemas/"

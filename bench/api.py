@@ -32,7 +32,7 @@ from bench.common import (
     wait_http,
     wrk,
 )
-from engine import auth
+from engine.accounts import auth
 from engine.clock import utcnow
 from engine.db import Database
 from engine.storage.runs import insert_execution

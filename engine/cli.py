@@ -23,9 +23,9 @@ from engine.config import ConfigError, Settings
 from engine.db import Database
 from engine.engine import ScoutEngine
 from engine.errors import DomainError
-from engine.machine import diagram_document
 from engine.ops.doctor import Doctor, log_report
 from engine.reembed import reembed
+from engine.runs.machine import diagram_document
 from engine.storage import runs as run_store
 from engine.supabase_import import command as supabase_import_command
 
@@ -271,7 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=32, help="summaries per model call")
     p.set_defaults(func=cmd_reembed)
     supabase_import_command.add_parser(sub)
-    p = sub.add_parser("diagram", help="regenerate the state diagram from engine/machine.py")
+    p = sub.add_parser("diagram", help="regenerate the state diagram from engine/runs/machine.py")
     p.add_argument("--output", default=str(DIAGRAM_PATH))
     p.set_defaults(func=cmd_diagram)
     return parser

@@ -17,15 +17,15 @@ from datetime import datetime, timedelta
 from engine.clients.retry import DEFAULT_POLICY, RetryPolicy
 from engine.clock import utcnow
 from engine.config import Settings
-from engine.controls import RunControls
 from engine.db import Database
-from engine.executions import Executions
 from engine.notify import Notifier
 from engine.ops.doctor import Doctor
-from engine.runner import Runner
-from engine.scheduler import Scheduler, TickReport
-from engine.toolbox import Toolbox
-from engine.worker.pipeline import Pipeline
+from engine.runs.controls import RunControls
+from engine.runs.executions import Executions
+from engine.runs.pipeline import Pipeline
+from engine.runs.runner import Runner
+from engine.runs.scheduler import Scheduler, TickReport
+from engine.runs.toolbox import Toolbox
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ class ScoutEngine:
     async def run_forever(
         self, stop: asyncio.Event, on_tick: Callable[[], None] | None = None
     ) -> None:
-        """Keep runs moving until ``stop`` is set (see engine.worker.pipeline).
+        """Keep runs moving until ``stop`` is set (see engine.runs.pipeline).
         ``on_tick`` is the worker's heartbeat."""
         log.info("worker %s started (concurrency %s, tick %ss)", self.runner.worker_id,
                  self.settings.worker_concurrency, self.settings.tick_seconds)

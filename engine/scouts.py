@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from engine.accounts import EMAIL_RE
+from engine.accounts.sessions import EMAIL_RE
 from engine.clock import utcnow
 from engine.db import Database
 from engine.errors import Conflict, NotFound, Unauthorized, ValidationFailed

@@ -55,7 +55,8 @@ refresh_tokens = sa.Table(
     sa.Column("used_at", UTCDateTime),
     sa.Column("revoked_at", UTCDateTime),
     # The refresh token issued in exchange, readable only with this row's own token
-    # (engine/auth.py seal_successor), so a second tab within the grace window gets it too.
+    # (engine/accounts/auth.py seal_successor), so a second tab within the grace window gets
+    # it too.
     sa.Column("successor_sealed", sa.String(128)),
 )
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from engine.agent.textcalls import recover_tool_calls
-from engine.chat import hold_from
+from engine.chat.configurator import hold_from
 from engine.clients.errors import ToolError
 
 OFFERED = ("searchWeb", "scrapeWebsite")

@@ -8,7 +8,7 @@ import unicodedata
 import pytest
 from aiohttp.test_utils import TestClient
 
-from engine.accounts import REFRESH_GRACE_SECONDS
+from engine.accounts.sessions import REFRESH_GRACE_SECONDS
 from tests.support import FakeClock, signup
 
 

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from engine.chat import HISTORY_LIMIT, MAX_ROUNDS
-from engine.chat_prompt import TOOL_NAME
+from engine.chat.configurator import HISTORY_LIMIT, MAX_ROUNDS
+from engine.chat.prompt import TOOL_NAME
 from engine.config import Settings
 from tests.conftest import EMBEDDING_DIM
 from tests.fakes.fake_ollama import FakeOllama

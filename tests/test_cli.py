@@ -15,7 +15,7 @@ import pytest
 from engine import migrate
 from engine.clock import utcnow
 from engine.db import Database
-from engine.machine import diagram_document
+from engine.runs.machine import diagram_document
 from engine.storage.runs import insert_execution
 from engine.storage.scouts import create_scout
 from engine.storage.users import create_user
@@ -95,7 +95,7 @@ def test_state_diagram_is_current() -> None:
 
 
 def test_every_machine_state_appears_in_the_diagram() -> None:
-    from engine.machine import STATES
+    from engine.runs.machine import STATES
 
     for state in STATES:
         assert state in diagram_document()

@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 import pytest
 
 from api.jsonio import dumps
-from engine import auth
-from engine.machine import STATES, TRANSITIONS, IllegalTransition, next_state
+from engine.accounts import auth
+from engine.runs.machine import STATES, TRANSITIONS, IllegalTransition, next_state
 
 
 def test_every_declared_transition_and_nothing_else_is_legal() -> None:

@@ -14,7 +14,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from freezegun import freeze_time
 
 from api.app import build_services, create_app
-from engine.accounts import REFRESH_GRACE_SECONDS
+from engine.accounts.sessions import REFRESH_GRACE_SECONDS
 from engine.config import Settings
 from engine.db import Database
 from tests.support import COMPLETE_SCOUT, signup

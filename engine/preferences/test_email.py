@@ -7,11 +7,11 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
+from engine.accounts.ratelimit import SlidingWindowLimiter
 from engine.clients.errors import ClientFailure
 from engine.clients.mailer import Mailer
 from engine.db import Database
 from engine.errors import Conflict, NotFound, RateLimited, Unavailable
-from engine.ratelimit import SlidingWindowLimiter
 from engine.tables import user_preferences, users
 
 # One per two minutes per user: enough to check a setting, too few to spam anyone with.

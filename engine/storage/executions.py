@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from engine.live import changes
-from engine.machine import FINAL_STATES
+from engine.runs.machine import FINAL_STATES
 from engine.storage.rows import as_dict, as_dicts
 from engine.tables import scout_execution_steps, scout_executions, scouts
 

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.ext.compiler import compiles
 
 from engine.live import changes
-from engine.machine import ENGINE_VERSION, FINAL_STATES
+from engine.runs.machine import ENGINE_VERSION, FINAL_STATES
 from engine.storage.rows import as_dict, as_dicts
 from engine.tables import scout_execution_steps, scout_executions, scouts
 from engine.types import JSONType, UTCDateTime

@@ -8,11 +8,11 @@ import sys
 
 import asyncpg
 
+from engine.accounts.password_reset import PasswordReset
 from engine.clock import utcnow
 from engine.config import Settings
 from engine.db import Database
 from engine.engine import ScoutEngine
-from engine.password_reset import PasswordReset
 from engine.supabase_import.importer import DEFAULT_BATCH, ImportReport, import_supabase
 from engine.supabase_import.invites import invite
 

@@ -6,8 +6,8 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
+from engine.accounts.password_reset import PasswordReset
 from engine.db import Database
-from engine.password_reset import PasswordReset
 from engine.supabase_import.importer import PasswordlessUser
 from engine.tables import password_reset_tokens
 

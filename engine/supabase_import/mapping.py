@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from engine import tables
-from engine.machine import ENGINE_VERSION
+from engine.runs.machine import ENGINE_VERSION
 
 INTERRUPTED = "interrupted by the migration"
 MAX_EMAIL_LENGTH = 320

@@ -16,9 +16,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from engine.agent.queries import scout_city, with_city
-from engine.agent.textcalls import recover_tool_calls
-from engine.agent_prompt import (
+from engine.agent.answers import (
+    BadToolCall,
+    clean_summary,
+    normalise_query,
+    parse_answer,
+    scrape_url,
+    search_call,
+)
+from engine.agent.prompt import (
     MAX_PAGES,
     MAX_ROUNDS,
     REMIND_EVERY,
@@ -29,19 +35,13 @@ from engine.agent_prompt import (
     summary_messages,
     system_prompt,
 )
-from engine.answers import (
-    BadToolCall,
-    clean_summary,
-    normalise_query,
-    parse_answer,
-    scrape_url,
-    search_call,
-)
+from engine.agent.queries import scout_city, with_city
+from engine.agent.textcalls import recover_tool_calls
 from engine.clients.crawl4ai import PageFailed
 from engine.clients.errors import BlockedURL, ServiceBusy, ServiceError, ToolError
 from engine.clients.ollama import ChatResult
 from engine.clients.searxng import describe_failures, is_blocked_domain
-from engine.toolbox import Toolbox
+from engine.runs.toolbox import Toolbox
 
 MAX_CONSECUTIVE_TOOL_ERRORS = 3
 SEARCH = "searchWeb"

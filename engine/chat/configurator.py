@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from engine.agent.textcalls import Recovered, recover_tool_calls
-from engine.chat_prompt import (
+from engine.chat.prompt import (
     MISSING_WORDS,
     TOOL_NAME,
     UPDATE_SCOUT_TOOL,

@@ -96,7 +96,7 @@ def diagram_document() -> str:
     )
     return (
         "# Execution state machine\n\n"
-        "Generated from `engine/machine.py` by `scouts diagram`; a test fails when this file "
+        "Generated from `engine/runs/machine.py` by `scouts diagram`; a test fails when this file "
         "is stale.\n\n```mermaid\n"
         f"{mermaid_diagram()}\n```\n\n"
         "| trigger | from | to | meaning |\n|---|---|---|---|\n"

@@ -18,13 +18,13 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from engine import auth
-from engine.accounts import check_password, normalise_email
+from engine.accounts import auth
+from engine.accounts.ratelimit import SlidingWindowLimiter
+from engine.accounts.sessions import check_password, normalise_email
 from engine.clients.mailer import EmailContent, Mailer
 from engine.config import Settings
 from engine.db import Database
 from engine.errors import RateLimited, ValidationFailed
-from engine.ratelimit import SlidingWindowLimiter
 from engine.storage import outbox
 from engine.storage import reset_tokens as token_store
 from engine.storage import users as user_store

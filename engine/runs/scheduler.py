@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from engine.config import Settings
 from engine.db import Database
 from engine.notify import Notifier
-from engine.runner import Claim, Runner, end_run_from_outside
+from engine.runs.runner import Claim, Runner, end_run_from_outside
 from engine.storage import runs as run_store
 from engine.storage import scouts as scout_store
 

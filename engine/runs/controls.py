@@ -12,10 +12,10 @@ import sqlalchemy as sa
 from engine.config import Settings
 from engine.db import Database
 from engine.errors import Conflict, RateLimited
-from engine.executions import Executions, execution_not_found
 from engine.live import changes
-from engine.machine import WORKING_STATES
-from engine.runner import end_run_from_outside
+from engine.runs.executions import Executions, execution_not_found
+from engine.runs.machine import WORKING_STATES
+from engine.runs.runner import end_run_from_outside
 from engine.scouts import ensure_can_activate, scout_not_found
 from engine.storage import executions as execution_store
 from engine.storage import runs as run_store

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from engine.agent_prompt import DEFAULT_RESULTS, MAX_RESULTS, SUMMARY_MAX_CHARS
+from engine.agent.prompt import DEFAULT_RESULTS, MAX_RESULTS, SUMMARY_MAX_CHARS
 
 TASK_STATUSES = ("completed", "partial", "not_found", "insufficient_data")
 _FENCE = re.compile(r"^```(?:json)?\s*(.*?)\s*```$", re.DOTALL)

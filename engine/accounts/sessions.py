@@ -12,12 +12,12 @@ from typing import Any
 
 import idna
 
-from engine import auth
+from engine.accounts import auth
+from engine.accounts.ratelimit import SlidingWindowLimiter
 from engine.config import Settings
 from engine.db import Database
 from engine.errors import Conflict, RateLimited, Unauthorized, ValidationFailed
 from engine.live import changes
-from engine.ratelimit import SlidingWindowLimiter
 from engine.storage import users as user_store
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")

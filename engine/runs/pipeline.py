@@ -15,8 +15,8 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from engine.runner import Claim, Runner
-from engine.scheduler import Scheduler
+from engine.runs.runner import Claim, Runner
+from engine.runs.scheduler import Scheduler
 
 log = logging.getLogger(__name__)
 

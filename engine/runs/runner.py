@@ -17,13 +17,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from engine.clients.errors import ServiceBusy, ServiceError
 from engine.config import Settings
 from engine.db import Database
-from engine.machine import ENGINE_VERSION, WORKING_STATES, next_state
 from engine.notify import Notifier
-from engine.steps import STEPS, Outcome, StepContext, failure, step_record
+from engine.runs.machine import ENGINE_VERSION, WORKING_STATES, next_state
+from engine.runs.steps import STEPS, Outcome, StepContext, failure, step_record
+from engine.runs.toolbox import Toolbox
 from engine.storage import runs as run_store
 from engine.storage.sanitize import clean, clean_text
 from engine.storage.vectors import most_similar
-from engine.toolbox import Toolbox
 from engine.views import service_wait_reason
 
 log = logging.getLogger(__name__)

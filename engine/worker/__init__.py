@@ -1,1 +1,0 @@
-"""The long-running worker: a continuously fed pipeline of runs (see pipeline.py)."""
