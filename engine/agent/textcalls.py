@@ -17,8 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from engine.clients.errors import ToolError
-from engine.clients.ollama import ToolCall, new_call_id
+from engine.clients.ollama import ToolCall, new_call_id, parse_arguments
 
 _TAGGED = re.compile(r"<tool_call>(.*?)(?:</tool_call>|\Z)", re.DOTALL)
 _FENCED = re.compile(r"```[ \t]*(?:json|tool_call|tool_code)?[ \t]*\n(.*?)```", re.DOTALL)
@@ -31,19 +30,6 @@ class Recovered:
     calls: list[ToolCall]
     # What the content says once the calls are taken out (often nothing).
     text: str
-
-
-def _arguments(name: str, raw: Any) -> dict[str, Any]:
-    if raw is None or raw == "":
-        return {}
-    if isinstance(raw, str):
-        try:
-            raw = json.loads(raw)
-        except ValueError as exc:
-            raise ToolError(f"The model called {name} with arguments that are not JSON") from exc
-    if not isinstance(raw, dict):
-        raise ToolError(f"The model called {name} with arguments that are not a JSON object")
-    return raw
 
 
 def _call_from(obj: Any, offered: frozenset[str]) -> ToolCall | None:
@@ -60,7 +46,7 @@ def _call_from(obj: Any, offered: frozenset[str]) -> ToolCall | None:
     call_id = obj.get("id")
     if not isinstance(call_id, str) or not call_id:
         call_id = new_call_id()
-    return ToolCall(call_id, name, _arguments(name, raw))
+    return ToolCall(call_id, name, parse_arguments(name, raw))
 
 
 def _json_values(text: str) -> list[Any] | None:

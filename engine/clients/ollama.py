@@ -84,7 +84,8 @@ def tool_result_message(call: ToolCall, result: Any) -> Message:
     return {"role": "tool", "tool_name": call.name, "tool_call_id": call.id, "content": content}
 
 
-def _parse_arguments(name: str, raw: Any) -> dict[str, Any]:
+def parse_arguments(name: str, raw: Any) -> dict[str, Any]:
+    """A tool call's arguments, given as an object or a JSON string (models do both)."""
     if raw is None or raw == "":
         return {}
     if isinstance(raw, str):
@@ -112,7 +113,7 @@ def parse_tool_calls(raw: Any) -> list[ToolCall]:
         call_id = item.get("id")
         if not isinstance(call_id, str) or not call_id:
             call_id = new_call_id()
-        calls.append(ToolCall(call_id, name, _parse_arguments(name, function.get("arguments"))))
+        calls.append(ToolCall(call_id, name, parse_arguments(name, function.get("arguments"))))
     return calls
 
 
