@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from aiohttp import web
 QUERY = """
 SELECT u.id AS owner_id, s.id, s.title, s.goal, s.description, s.search_queries, s.location,
        s.frequency, s.is_active, s.last_run_at, s.consecutive_failures, s.created_at,
-       s.updated_at, l.id AS latest_id, l.state, l.cancelled_at, l.started_at,
+       s.updated_at, s.last_manual_run_at, l.id AS latest_id, l.state, l.cancelled_at, l.started_at,
        l.completed_at, l.summary_text
 FROM users u
 LEFT JOIN scouts s ON s.user_id = u.id
@@ -37,6 +38,7 @@ WHERE u.id = $1
 ORDER BY s.updated_at DESC, s.id
 """
 
+RUN_NOW_COOLDOWN = timedelta(minutes=20)
 SCOUT_KEYS = ("id", "title", "goal", "description", "search_queries", "location", "frequency",
               "is_active", "last_run_at", "consecutive_failures", "created_at", "updated_at")
 
@@ -57,6 +59,11 @@ def _item(row: asyncpg.Record) -> dict[str, Any]:
     item["is_complete"] = bool(row["title"] and row["goal"] and row["description"]
                                and location.get("city") and row["search_queries"]
                                and row["frequency"])
+    # "Run now" opens again 20 minutes after the last manual run (engine/views.py).
+    last_manual = row["last_manual_run_at"]
+    opens = last_manual + RUN_NOW_COOLDOWN if last_manual is not None else None
+    item["run_now_available_at"] = (
+        opens if opens is not None and opens > datetime.now(UTC) else None)
     if row["latest_id"] is None:
         item["latest_execution"] = None
     else:
