@@ -315,6 +315,15 @@ def as_json(value: Any) -> str:
 
 # ---- data ----------------------------------------------------------------------------------
 
+# A complete scout that is not yet active: the soak and the live benchmark switch it on.
+DENVER_SCOUT = {
+    "title": "Denver ramen openings",
+    "goal": "Find newly opened ramen restaurants in Denver",
+    "description": "Ramen shops that just opened or announced an opening date in Denver.",
+    "search_queries": ["new ramen restaurant Denver"],
+    "location": {"city": "Denver", "latitude": 39.74, "longitude": -104.99},
+    "frequency": "daily",
+}
 SCOUT = {"title": "Ramen openings", "goal": "Find new ramen shops", "description": "Watch news",
          "search_queries": ["new ramen Denver"], "frequency": "daily", "is_active": True,
          "location": {"city": "Denver", "latitude": 39.7, "longitude": -104.9}}

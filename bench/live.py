@@ -19,7 +19,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -34,28 +33,15 @@ from typing import Any
 import aiohttp
 import sqlalchemy as sa
 
-from bench.common import EMBEDDING_DIM, database
+from bench.common import DENVER_SCOUT, EMBEDDING_DIM, ROOT, database, free_port
 from engine.db import Database
 from engine.tables import live_events
 
-ROOT = Path(__file__).resolve().parent.parent
-SCOUT = {
-    "title": "Denver ramen openings",
-    "goal": "Find newly opened ramen restaurants in Denver",
-    "description": "Ramen shops that just opened in Denver.",
-    "search_queries": ["new ramen restaurant Denver"],
-    "location": {"city": "Denver", "latitude": 39.74, "longitude": -104.99},
-    "frequency": "daily",
-}
 RUNS = 3
 IDLE_SECONDS = 30.0
 QUIET_SECONDS = 3.0
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def cpu_seconds(pid: int) -> float:
@@ -161,7 +147,7 @@ async def measure_latency(base: str, url: str) -> dict[str, float]:
         headers = {"Authorization": f"Bearer {token}"}
         ids = []
         for _ in range(RUNS):
-            async with session.post("/api/scouts", json=SCOUT, headers=headers) as r:
+            async with session.post("/api/scouts", json=DENVER_SCOUT, headers=headers) as r:
                 ids.append((await r.json())["scout"]["id"])
         arrivals: dict[int, tuple[float, dict[str, Any]]] = {}
         async with session.get("/api/events", headers=headers,

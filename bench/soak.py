@@ -26,7 +26,6 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -39,23 +38,14 @@ from typing import Any
 import aiohttp
 import sqlalchemy as sa
 
+from bench.common import DENVER_SCOUT, EMBEDDING_DIM, ROOT, database, free_port
 from engine.db import Database
 from engine.tables import notifications, scout_execution_steps, scout_executions
 from tests.fakes.smtp_sink import SmtpSink
 
-ROOT = Path(__file__).resolve().parent.parent
-EMBEDDING_DIM = 8
 SCOUTS_PER_OWNER = 20
 TERMINAL = ("done", "failed")
 
-SCOUT = {
-    "title": "Denver ramen openings",
-    "goal": "Find newly opened ramen restaurants in Denver",
-    "description": "Ramen shops that just opened or announced an opening date in Denver.",
-    "search_queries": ["new ramen restaurant Denver"],
-    "location": {"city": "Denver", "latitude": 39.74, "longitude": -104.99},
-    "frequency": "daily",
-}
 
 
 @dataclass
@@ -101,10 +91,6 @@ class SoakReport:
         ]
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class Fleet:
@@ -217,7 +203,7 @@ async def start_runs(api: Api, runs: int) -> tuple[int, list[tuple[str, str]]]:
         token = session["access_token"]
         for _ in range(count):
             async with gate:
-                status, body = await api.call("POST", "/api/scouts", token, SCOUT)
+                status, body = await api.call("POST", "/api/scouts", token, DENVER_SCOUT)
                 assert status == 201, body
                 status, body = await api.call("POST", f"/api/scouts/{body['scout']['id']}/run",
                                               token)
@@ -319,7 +305,7 @@ async def soak(database_url: str, *, workers: int, runs: int, kills: int = 0,
     sink = ArrivalLog()
     sink.start()
     fakes, urls = start_fakes(workdir)
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "DATABASE_URL": database_url, "APP_ENV": "development", "API_HOST": "127.0.0.1",
@@ -381,8 +367,6 @@ async def soak(database_url: str, *, workers: int, runs: int, kills: int = 0,
 
 
 async def main_async(args: argparse.Namespace) -> SoakReport:
-    from bench.common import database
-
     async with database("postgresql") as url:
         return await soak(url, workers=args.workers, runs=args.runs, kills=args.kills,
                           kill_every=args.kill_every, seed=args.seed,
