@@ -58,9 +58,11 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join([line, *body])
 
 
-def _with_engine(
+def with_engine(
     settings: Settings, work: Callable[[ScoutEngine], Awaitable[int]], pool_size: int = 2
 ) -> int:
+    """Run one command's ``work`` with an engine on its own small pool, closed after; a
+    DomainError becomes a one-line error and exit code 1."""
     async def main() -> int:
         db = Database(settings.database_url, pool_size=pool_size)
         engine = ScoutEngine(settings, db)
@@ -108,7 +110,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
             checkup.cancel()
         return 0
 
-    return _with_engine(settings, work, pool_size=worker_pool_size(settings.worker_concurrency))
+    return with_engine(settings, work, pool_size=worker_pool_size(settings.worker_concurrency))
 
 
 def worker_pool_size(concurrency: int) -> int:
@@ -148,7 +150,7 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
                      "lease", "error"], rows))
         return 0
 
-    return _with_engine(settings, work)
+    return with_engine(settings, work)
 
 
 def _print_execution(view: dict[str, Any], now: datetime) -> None:
@@ -182,7 +184,7 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
         _print_execution(await engine.executions.get(_execution_id(args.id), now), now)
         return 0
 
-    return _with_engine(settings, work)
+    return with_engine(settings, work)
 
 
 def cmd_resume(args: argparse.Namespace, settings: Settings) -> int:
@@ -191,7 +193,7 @@ def cmd_resume(args: argparse.Namespace, settings: Settings) -> int:
         print(f"resumed {view['id']}: now {view['state']}; a worker picks it up on its next tick")
         return 0
 
-    return _with_engine(settings, work)
+    return with_engine(settings, work)
 
 
 def cmd_cancel(args: argparse.Namespace, settings: Settings) -> int:
@@ -200,7 +202,7 @@ def cmd_cancel(args: argparse.Namespace, settings: Settings) -> int:
         print(f"cancelled {view['id']}")
         return 0
 
-    return _with_engine(settings, work)
+    return with_engine(settings, work)
 
 
 def cmd_reembed(args: argparse.Namespace, settings: Settings) -> int:
@@ -222,7 +224,7 @@ def cmd_reembed(args: argparse.Namespace, settings: Settings) -> int:
               f"({settings.embedding_dim} dimensions)")
         return 0
 
-    return _with_engine(settings, work)
+    return with_engine(settings, work)
 
 
 def cmd_diagram(args: argparse.Namespace, settings: Settings) -> int:

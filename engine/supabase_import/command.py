@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 
 import asyncpg
@@ -11,7 +10,6 @@ import asyncpg
 from engine.accounts.password_reset import PasswordReset
 from engine.clock import utcnow
 from engine.config import Settings
-from engine.db import Database
 from engine.engine import ScoutEngine
 from engine.supabase_import.importer import DEFAULT_BATCH, ImportReport, import_supabase
 from engine.supabase_import.invites import invite
@@ -74,9 +72,10 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
         print("error: --batch-size must be at least 1", file=sys.stderr)
         return 2
 
-    async def main() -> int:
-        db = Database(settings.database_url, pool_size=2)
-        engine = ScoutEngine(settings, db)
+    from engine.cli import with_engine  # engine.cli registers this command
+
+    async def work(engine: ScoutEngine) -> int:
+        db = engine.db
         try:
             now = utcnow()
             report = await import_supabase(args.source_url, db, now, dry_run=args.dry_run,
@@ -96,8 +95,5 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
         except (OSError, ValueError, asyncpg.PostgresError) as exc:
             print(f"error: import stopped: {exc}", file=sys.stderr)
             return 1
-        finally:
-            await engine.close()
-            await db.close()
 
-    return asyncio.run(main())
+    return with_engine(settings, work)
