@@ -94,3 +94,43 @@ async def test_reads_do_not_wait_for_an_open_write(db, clock) -> None:
         # The writer still holds its transaction open here.
         found = await asyncio.wait_for(read(), timeout=5)
         assert found is not None
+
+
+async def test_accounts_from_before_email_normalisation_can_sign_in_after_upgrade(
+    fresh_database_url: str,
+) -> None:
+    """An older version stored emails as typed; login now looks up the normal form."""
+    from datetime import UTC, datetime
+
+    from engine.accounts.sessions import normalise_email
+    from engine.tables import users
+
+    url = fresh_database_url
+    await asyncio.to_thread(migrate.upgrade, url, EMBEDDING_DIM, "0009")
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    rows = {
+        "mixed": "Ana@Example.COM",
+        "unicode": "zoë@Bücher.example",
+        # Both spell one mailbox: the first keeps it, the other is left for an operator.
+        "twin_a": "Twin@example.org",
+        "twin_b": "twin@example.org",
+        "plain": "plain@example.net",
+    }
+    ids = {key: uuid.uuid4() for key in rows}
+    database = Database(url)
+    try:
+        async with database.engine.begin() as conn:
+            await conn.execute(users.insert(), [
+                {"id": ids[key], "email": email, "password_hash": "x", "created_at": now}
+                for key, email in rows.items()])
+        await asyncio.to_thread(migrate.upgrade, url, EMBEDDING_DIM)
+        async with database.engine.connect() as conn:
+            stored = dict((await conn.execute(sa.select(users.c.id, users.c.email))).all())
+    finally:
+        await database.close()
+    assert stored[ids["mixed"]] == "ana@example.com"
+    assert stored[ids["unicode"]] == normalise_email("zoë@Bücher.example")
+    assert stored[ids["unicode"]] == "zoë@xn--bcher-kva.example"
+    assert stored[ids["twin_b"]] == "twin@example.org"
+    assert stored[ids["twin_a"]] == "Twin@example.org"
+    assert stored[ids["plain"]] == "plain@example.net"

@@ -232,3 +232,21 @@ async def test_an_email_taken_here_skips_the_old_account_and_says_why(
     assert by_name["scout_executions"].added == 3
     status, _ = await login(client, "ada@example.com", OLD_PASSWORD)
     assert status == 401
+
+
+def test_imported_emails_are_stored_the_way_login_looks_them_up() -> None:
+    """Supabase keeps a Unicode domain as typed; login here looks up the IDNA form."""
+    from datetime import UTC, datetime
+
+    from engine.supabase_import.mapping import Context, map_user
+
+    ctx = Context(now=datetime(2026, 1, 1, tzinfo=UTC))
+    row = {"id": uuid.uuid4(), "email": " Zoë@Bücher.Example ", "encrypted_password": "",
+           "deleted_at": None, "created_at": None}
+    mapped = map_user(row, ctx)
+    assert isinstance(mapped, dict)
+    assert mapped["email"] == "zoë@xn--bcher-kva.example"
+    assert map_user({**row, "email": "no-at-sign"}, ctx) == (
+        "email address not valid here (or too long)")
+    assert map_user({**row, "email": "  "}, ctx) == (
+        "no email address (anonymous or phone sign-in)")

@@ -15,10 +15,11 @@ from typing import Any
 import sqlalchemy as sa
 
 from engine import tables
+from engine.accounts.sessions import normalise_email
+from engine.errors import ValidationFailed
 from engine.runs.machine import ENGINE_VERSION
 
 INTERRUPTED = "interrupted by the migration"
-MAX_EMAIL_LENGTH = 320
 
 Mapped = dict[str, Any] | str
 
@@ -57,11 +58,13 @@ def _dict(value: Any) -> dict[str, Any] | None:
 def map_user(row: dict[str, Any], ctx: Context) -> Mapped:
     if row["deleted_at"] is not None:
         return "deleted in Supabase"
-    email = (row["email"] or "").strip().lower()
-    if not email:
+    if not (row["email"] or "").strip():
         return "no email address (anonymous or phone sign-in)"
-    if len(email) > MAX_EMAIL_LENGTH:
-        return "email address too long"
+    try:
+        # The spelling login looks up: without it the account could never sign in here.
+        email = normalise_email(row["email"])
+    except ValidationFailed:
+        return "email address not valid here (or too long)"
     password = row["encrypted_password"] or None
     # GoTrue writes bcrypt ($2a$); anything else cannot be verified here.
     if password is not None and not password.startswith("$2"):
