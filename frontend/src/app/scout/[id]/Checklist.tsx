@@ -2,8 +2,9 @@
 
 import { useState, type FormEvent, type ReactNode } from "react";
 import { ApiError, errorMessage } from "@/lib/api";
-import { FREQUENCY_LABELS, frequencyLabel } from "@/lib/format";
+import { frequencyLabel } from "@/lib/format";
 import type { Frequency, Place, Scout, ScoutLocation, ScoutPatch } from "@/lib/types";
+import { FrequencySelect } from "@/components/FrequencySelect";
 import { PlacePicker, placeCity, UseMyLocation } from "@/components/PlacePicker";
 
 export const MAX_QUERIES = 5;
@@ -72,7 +73,7 @@ function FieldEditor({ field, scout, onSave, onDone }: EditorProps) {
   // A city picked from the list (or found from the browser's position) brings coordinates.
   const [picked, setPicked] = useState<Place | null>(null);
   const [queries, setQueries] = useState<string[]>(() => (scout.search_queries.length ? [...scout.search_queries] : [""]));
-  const [frequency, setFrequency] = useState<Frequency | "">(scout.frequency ?? "");
+  const [frequency, setFrequency] = useState<Frequency | null>(scout.frequency);
   const [error, setError] = useState<string | null>(null);
   const [saving, setSaving] = useState(false);
   const errorId = `edit-${field}-error`;
@@ -93,7 +94,7 @@ function FieldEditor({ field, scout, onSave, onDone }: EditorProps) {
       case "search_queries":
         return { search_queries: queries.map((q) => q.trim()).filter(Boolean) };
       case "frequency":
-        return { frequency: frequency || null };
+        return { frequency };
     }
   }
 
@@ -186,14 +187,14 @@ function FieldEditor({ field, scout, onSave, onDone }: EditorProps) {
     );
   } else {
     control = (
-      <select value={frequency} onChange={(e) => setFrequency(e.target.value as Frequency | "")} aria-label="Frequency" autoFocus {...invalid} data-testid="edit-frequency-input">
-        <option value="">Not set</option>
-        {(Object.keys(FREQUENCY_LABELS) as Frequency[]).map((f) => (
-          <option key={f} value={f}>
-            {FREQUENCY_LABELS[f]}
-          </option>
-        ))}
-      </select>
+      <FrequencySelect
+        value={frequency}
+        onChange={setFrequency}
+        invalid={!!error}
+        describedBy={error ? errorId : undefined}
+        autoFocus
+        testId="edit-frequency-input"
+      />
     );
   }
 
