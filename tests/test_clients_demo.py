@@ -10,9 +10,11 @@ from pathlib import Path
 import aiohttp
 
 from engine.clients.crawl4ai import Crawl4AIClient
+from engine.clients.mailer import Mailer
 from engine.clients.ollama import OllamaClient, tool_result_message
 from engine.clients.searxng import SearxngClient
 from tests.fakes.demo import demo_config, install_demo
+from tests.fakes.demo_mail import DemoMail
 from tests.fakes.fake_crawl4ai import FakeCrawl4AI
 from tests.fakes.fake_ollama import FakeOllama
 from tests.fakes.fake_searxng import FakeSearxng
@@ -146,3 +148,19 @@ def test_demo_configurator_follows_what_the_user_typed():
     assert "New Indian restaurants in Boulder" in local["search_queries"]
     assert local["frequency"] == "daily"
     assert len(local["search_queries"]) <= 5
+
+
+async def test_demo_mail_catches_what_the_real_mailer_sends():
+    mail = DemoMail()
+    await mail.start()
+    try:
+        mailer = Mailer(mail.url, "Open Scouts <scouts@localhost>")
+        await mailer.send("owner@example.com", "Open Scouts test email", "Hello.\n.dot line\n",
+                          "<p>Hello.</p>")
+        await mailer.close()
+    finally:
+        await mail.stop()
+    [message] = mail.messages
+    assert message["To"] == "owner@example.com"
+    assert message["Subject"] == "Open Scouts test email"
+    assert ".dot line" in message.get_body(("plain",)).get_content()
