@@ -333,6 +333,16 @@ async function main() {
       await shot(page, "scout-chat");
     });
 
+    await step("'Use my location' sets the scout's city from the browser's position", async () => {
+      await page.getByTestId("tab-configure").click();
+      await page.getByTestId("edit-location").click();
+      await page.getByTestId("edit-location-here").click();
+      // The nearest city comes from our own gazetteer, with its coordinates.
+      await page.waitForFunction(() => document.querySelector('[data-testid="edit-location-input"]')?.value === "Denver, Colorado");
+      await page.getByTestId("edit-location-save").click();
+      await page.getByTestId("check-location").filter({ hasText: "Denver, Colorado" }).waitFor();
+    });
+
     await step("owner corrects the setup by hand (phone width)", async () => {
       await page.setViewportSize(PHONE);
       try {
@@ -348,6 +358,7 @@ async function main() {
         const options = page.getByTestId("edit-frequency-input-options");
         await options.waitFor();
         await options.getByRole("option", { name: "Daily", selected: true }).waitFor();
+        await assertContrast(page, "frequency list");
         await page.keyboard.press("ArrowDown");
         await page.keyboard.press("ArrowDown");
         await page.keyboard.press("Enter");
@@ -607,6 +618,18 @@ async function main() {
     ctxB.on("request", noteForeign);
     const pageB = await ctxB.newPage();
     pageB.on("pageerror", (e) => pageErrors.push(e.message));
+
+    await step("the pages a visitor can reach without an account read clearly", async () => {
+      await pageB.goto(`${BASE_URL}/forgot-password`);
+      await pageB.getByRole("heading", { level: 1 }).waitFor();
+      await shot(pageB, "forgot-password");
+      await pageB.goto(`${BASE_URL}/reset-password?token=not-a-real-token`);
+      await pageB.getByRole("heading", { level: 1 }).waitFor();
+      await shot(pageB, "reset-password");
+      await pageB.goto(`${BASE_URL}/no-such-page`);
+      await pageB.getByTestId("not-found").waitFor();
+      await shot(pageB, "page-not-found");
+    }, { independent: true });
 
     await step("a second user cannot see the first user's scout", async () => {
       if (!scoutUrl) throw new Error("no scout was created");
