@@ -137,12 +137,13 @@ async def test_serve_cli_runs_all_fakes_and_writes_the_port_file(tmp_path):
 
 def test_demo_configurator_follows_what_the_user_typed():
     ai = demo_config(["AI coding tool launches", "Weekly is enough"])
-    assert ai["title"] == "AI Coding Tool"
+    assert ai["title"] == "AI coding tool launches"
     assert ai["location"]["city"] == "any" and ai["frequency"] == "weekly"
     assert ai["search_queries"][0] == "AI coding tool launches"
 
     local = demo_config(["New Indian restaurants in Boulder"])
-    assert local["title"] == "Indian Restaurants"
+    assert local["title"] == "Indian restaurants"
+    assert demo_config(["Launches of AI coding tools"])["title"] == "Launches of AI coding tools"
     assert local["location"] == {"city": "Boulder", "latitude": None, "longitude": None}
     assert "New Indian restaurants Boulder" not in local["search_queries"]
     assert "New Indian restaurants in Boulder" in local["search_queries"]

@@ -103,8 +103,12 @@ def demo_config(texts: list[str]) -> dict[str, Any]:
     if found and found.group(0) in topic:
         topic = topic.replace(found.group(0), "")
     topic = re.sub(r"\s+", " ", topic).strip(" .,!?") or topic_text
-    words = [w for w in re.findall(r"[\w'-]+", topic) if w.lower() not in STOPWORDS]
-    title = " ".join(w if w.isupper() else w.capitalize() for w in (words or ["Web"])[:3])
+    # The topic as typed, less a leading "new"/"find me"/…, as a person would name it.
+    words = re.findall(r"[\w'-]+", topic)
+    while words and words[0].lower() in STOPWORDS:
+        words.pop(0)
+    title = " ".join(words[:6]) or "Web news"
+    title = title[:1].upper() + title[1:]
     where = f" in {city}" if city else ""
     lower = everything.lower()
     frequency = ("weekly" if "week" in lower

@@ -123,6 +123,8 @@ function FieldEditor({ field, scout, onSave, onDone }: EditorProps) {
     const pick = (p: Place) => {
       setPicked(p);
       setCity(placeCity(p));
+      // Choosing a city (typed or from the browser's position) ties the scout to it.
+      setAnywhere(false);
     };
     control = (
       <>
@@ -138,7 +140,7 @@ function FieldEditor({ field, scout, onSave, onDone }: EditorProps) {
           invalid={!!error}
           testId="edit-location-input"
         />
-        {!anywhere && <UseMyLocation onPick={pick} testId="edit-location-here" />}
+        <UseMyLocation onPick={pick} testId="edit-location-here" />
         <label className="inline-check">
           <input type="checkbox" checked={anywhere} onChange={(e) => setAnywhere(e.target.checked)} data-testid="edit-location-anywhere" />
           Not tied to a place
