@@ -477,22 +477,38 @@ async function main() {
       }
       console.log(`  run finished on screen from live events (${listReloads.length} list reloads refused meanwhile)`);
       // "took" counts the time working, not the pause between the cancel and the resume.
-      // The card settles once its steps have reloaded after the end; read it until then.
-      let head = "";
-      let took = NaN;
-      let span = NaN;
-      const settleBy = Date.now() + 15_000;
-      for (;;) {
-        head = await newest.getByTestId("run-took").innerText().catch(() => "");
-        const m = head.match(/took (?:(\d+) min ?)?(?:(\d+)s)?/);
-        took = m ? Number(m[1] ?? 0) * 60 + Number(m[2] ?? 0) : NaN;
-        const times = await newest.locator("dl.tech dd").allTextContents();
-        const [started, ended] = times.filter((t) => /^\d{4}-\d\d-\d\dT/.test(t)).map((t) => new Date(t).getTime() / 1000);
-        span = ended - started;
-        if (took > 0 && took <= span - gap + 1) break;
-        if (Date.now() > settleBy) throw new Error(`resumed run shows "${head}" while it spanned ${span.toFixed(1)}s with a ${gap.toFixed(1)}s pause`);
-        await page.waitForTimeout(250);
-      }
+      // The card settles once its steps have reloaded after the end; wait for that.
+      const reading = () =>
+        newest.evaluate((card) => {
+          const head = card.querySelector('[data-testid="run-took"]')?.textContent ?? "";
+          const m = head.match(/took (?:(\d+) min ?)?(?:(\d+)s)?/);
+          const times = [...card.querySelectorAll("dl.tech dd")].map((d) => d.textContent).filter((t) => /^\d{4}-\d\d-\d\dT/.test(t));
+          const [started, ended] = times.map((t) => new Date(t).getTime() / 1000);
+          return { head, took: m ? Number(m[1] ?? 0) * 60 + Number(m[2] ?? 0) : NaN, span: ended - started };
+        });
+      await newest
+        .evaluate(
+          (card, pause) =>
+            new Promise((resolve, reject) => {
+              const settled = () => {
+                const m = (card.querySelector('[data-testid="run-took"]')?.textContent ?? "").match(/took (?:(\d+) min ?)?(?:(\d+)s)?/);
+                const took = m ? Number(m[1] ?? 0) * 60 + Number(m[2] ?? 0) : NaN;
+                const times = [...card.querySelectorAll("dl.tech dd")].map((d) => d.textContent).filter((t) => /^\d{4}-\d\d-\d\dT/.test(t));
+                const [started, ended] = times.map((t) => new Date(t).getTime() / 1000);
+                return took > 0 && took <= ended - started - pause + 1;
+              };
+              if (settled()) return resolve(true);
+              const watch = new MutationObserver(() => settled() && (watch.disconnect(), clearTimeout(timer), resolve(true)));
+              watch.observe(card, { subtree: true, childList: true, characterData: true });
+              const timer = setTimeout(() => (watch.disconnect(), reject(new Error("not settled"))), 15_000);
+            }),
+          gap,
+        )
+        .catch(async () => {
+          const { head, span } = await reading();
+          throw new Error(`resumed run shows "${head}" while it spanned ${span.toFixed(1)}s with a ${gap.toFixed(1)}s pause`);
+        });
+      const { took, span } = await reading();
       console.log(`  resumed run took ${took}s of a ${span.toFixed(1)}s span with a ${gap.toFixed(1)}s pause`);
     });
 
