@@ -353,6 +353,8 @@ async function main() {
         await page.getByTestId("edit-frequency").click();
         const frequency = page.getByTestId("edit-frequency-input");
         if ((await frequency.getAttribute("aria-haspopup")) !== "listbox") throw new Error("frequency is not a list-box select");
+        // Named for screen readers by its label, with the current choice.
+        await page.getByRole("button", { name: /Daily.*Frequency|Frequency.*Daily/ }).waitFor();
         await frequency.focus();
         await page.keyboard.press("Enter");
         const options = page.getByTestId("edit-frequency-input-options");
