@@ -236,10 +236,19 @@ async function waitChatIdle(page, assistantCountBefore) {
 // Every request the browser makes, to any host but the app's own origin (favicons, fonts,
 // analytics would all show up here): the pages must not tell third parties what is read.
 const foreignRequests = [];
-function noteForeign(request) {
-  const url = request.url();
+function noteForeign(url) {
   if (/^(data|blob):/.test(url)) return;
   if (new URL(url).origin !== new URL(BASE_URL).origin) foreignRequests.push(url);
+}
+
+/**
+ * Records every request of the page from Chromium's own network log (DevTools protocol):
+ * Playwright's request event leaves out some, such as any URL ending in /favicon.ico.
+ */
+async function watchRequests(ctx, page) {
+  const cdp = await ctx.newCDPSession(page);
+  cdp.on("Network.requestWillBeSent", (e) => noteForeign(e.request.url));
+  await cdp.send("Network.enable");
 }
 
 async function main() {
@@ -269,8 +278,8 @@ async function main() {
       permissions: ["geolocation", "clipboard-read", "clipboard-write"],
     });
     ctxA.setDefaultTimeout(STEP_TIMEOUT);
-    ctxA.on("request", noteForeign);
     const page = await ctxA.newPage();
+    await watchRequests(ctxA, page);
     globalThis.currentPage = page;
     page.on("pageerror", (e) => pageErrors.push(e.message));
     // The live stream (GET /api/events): opened through the front end's proxy as an event stream.
@@ -367,6 +376,7 @@ async function main() {
         await options.waitFor({ state: "detached" });
         await frequency.filter({ hasText: "Weekly" }).waitFor();
         await page.getByTestId("edit-frequency-save").click();
+        await page.getByTestId("edit-frequency-form").waitFor({ state: "detached" });
         await page.getByTestId("check-frequency").filter({ hasText: "Weekly" }).waitFor();
 
         await page.getByTestId("edit-location").click();
@@ -633,8 +643,8 @@ async function main() {
 
     const ctxB = await browser.newContext({ viewport: DESKTOP });
     ctxB.setDefaultTimeout(STEP_TIMEOUT);
-    ctxB.on("request", noteForeign);
     const pageB = await ctxB.newPage();
+    await watchRequests(ctxB, pageB);
     pageB.on("pageerror", (e) => pageErrors.push(e.message));
 
     await step("the pages a visitor can reach without an account read clearly", async () => {

@@ -266,7 +266,13 @@ export function Checklist({ scout, onSave }: Props) {
                 )}
               </div>
               {editing === i.key ? (
-                <FieldEditor field={i.key} scout={scout} onSave={onSave} onDone={() => setEditing(null)} />
+                <FieldEditor
+                  field={i.key}
+                  scout={scout}
+                  onSave={onSave}
+                  // A save that lands after another item was opened leaves that one open.
+                  onDone={() => setEditing((current) => (current === i.key ? null : current))}
+                />
               ) : (
                 <div className="check-value">{i.value ?? <em>Not set yet</em>}</div>
               )}
