@@ -10,9 +10,11 @@ from pathlib import Path
 import aiohttp
 
 from engine.clients.crawl4ai import Crawl4AIClient
+from engine.clients.mailer import Mailer
 from engine.clients.ollama import OllamaClient, tool_result_message
 from engine.clients.searxng import SearxngClient
 from tests.fakes.demo import demo_config, install_demo
+from tests.fakes.demo_mail import DemoMail
 from tests.fakes.fake_crawl4ai import FakeCrawl4AI
 from tests.fakes.fake_ollama import FakeOllama
 from tests.fakes.fake_searxng import FakeSearxng
@@ -135,14 +137,31 @@ async def test_serve_cli_runs_all_fakes_and_writes_the_port_file(tmp_path):
 
 def test_demo_configurator_follows_what_the_user_typed():
     ai = demo_config(["AI coding tool launches", "Weekly is enough"])
-    assert ai["title"] == "AI Coding Tool"
+    assert ai["title"] == "AI coding tool launches"
     assert ai["location"]["city"] == "any" and ai["frequency"] == "weekly"
     assert ai["search_queries"][0] == "AI coding tool launches"
 
     local = demo_config(["New Indian restaurants in Boulder"])
-    assert local["title"] == "Indian Restaurants"
+    assert local["title"] == "Indian restaurants"
+    assert demo_config(["Launches of AI coding tools"])["title"] == "Launches of AI coding tools"
     assert local["location"] == {"city": "Boulder", "latitude": None, "longitude": None}
     assert "New Indian restaurants Boulder" not in local["search_queries"]
     assert "New Indian restaurants in Boulder" in local["search_queries"]
     assert local["frequency"] == "daily"
     assert len(local["search_queries"]) <= 5
+
+
+async def test_demo_mail_catches_what_the_real_mailer_sends():
+    mail = DemoMail()
+    await mail.start()
+    try:
+        mailer = Mailer(mail.url, "Open Scouts <scouts@localhost>")
+        await mailer.send("owner@example.com", "Open Scouts test email", "Hello.\n.dot line\n",
+                          "<p>Hello.</p>")
+        await mailer.close()
+    finally:
+        await mail.stop()
+    [message] = mail.messages
+    assert message["To"] == "owner@example.com"
+    assert message["Subject"] == "Open Scouts test email"
+    assert ".dot line" in message.get_body(("plain",)).get_content()

@@ -37,6 +37,15 @@ def _get_json(url: str) -> object:
         return json.loads(resp.read())
 
 
+def _post_json(url: str, body: object, token: str | None = None) -> object:
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(url, json.dumps(body).encode(), headers, method="POST")
+    with urllib.request.urlopen(request, timeout=10) as resp:  # noqa: S310 (loopback only)
+        return json.loads(resp.read())
+
+
 def _stop(proc: subprocess.Popen[str]) -> None:
     """SIGTERM as Ctrl-C would; the script's trap stops what it started."""
     if proc.poll() is None:
@@ -71,6 +80,13 @@ def test_demo_starts_its_own_services_and_stops_them(tmp_path: Path) -> None:
     try:
         _wait_up(f"http://127.0.0.1:{port}/api/health", proc)
         assert _get_json(f"http://127.0.0.1:{port}/api/config") == {"demo_mode": True}
+        # Email works in the demo: the test email is caught by the demo's mail server.
+        token = _post_json(f"http://127.0.0.1:{port}/api/auth/signup",
+                           {"email": "new@example.com", "password": "correct horse"})
+        assert isinstance(token, dict)
+        sent = _post_json(f"http://127.0.0.1:{port}/api/preferences/test-email", {},
+                          token["access_token"])
+        assert sent == {"sent_to": "new@example.com"}
     finally:
         _stop(proc)
     output = proc.stdout.read() if proc.stdout else ""

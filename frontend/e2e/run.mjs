@@ -6,10 +6,12 @@
 import { chromium } from "playwright-core";
 import { mkdir } from "node:fs/promises";
 import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
+const AXE = createRequire(import.meta.url).resolve("axe-core/axe.min.js");
 const BASE_URL = (process.env.BASE_URL || "http://127.0.0.1:3000").replace(/\/+$/, "");
 const ARTIFACTS = path.resolve(process.env.E2E_ARTIFACTS || path.join(here, "..", "..", "test-artifacts", "browser-e2e"));
 const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
@@ -32,19 +34,111 @@ const DESKTOP = { width: 1280, height: 900 };
 const PHONE = { width: 390, height: 844 };
 
 /**
+ * Every piece of text on the page (disabled controls and placeholders included) against
+ * what it is painted on, by the WCAG 2 formula from the computed styles. Returns the
+ * pieces under 4.5:1. Text over an image or a gradient is skipped (none in this app).
+ */
+async function lowContrast(page) {
+  return page.evaluate(() => {
+    const parse = (c) => {
+      const m = c.match(/rgba?\(([^)]+)\)/);
+      if (!m) return null;
+      const [r, g, b, a = 1] = m[1].split(/[\s,/]+/).filter(Boolean).map(Number);
+      return [r, g, b, a];
+    };
+    const over = (top, under) => {
+      const a = top[3];
+      return [0, 1, 2].map((i) => top[i] * a + under[i] * (1 - a)).concat(1);
+    };
+    const lum = ([r, g, b]) => {
+      const f = (v) => ((v /= 255) <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4);
+      return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+    };
+    const ratio = (x, y) => {
+      const [a, b] = [lum(x), lum(y)];
+      return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    };
+    // The colour behind an element: its own and its ancestors' backgrounds, composited.
+    const backdrop = (el) => {
+      const layers = [];
+      for (let n = el; n; n = n.parentElement) {
+        const cs = getComputedStyle(n);
+        if (cs.backgroundImage !== "none") return null;
+        const c = parse(cs.backgroundColor);
+        if (c && c[3] > 0) {
+          layers.push(c);
+          if (c[3] >= 1) break;
+        }
+      }
+      let color = [255, 255, 255, 1];
+      for (const layer of layers.reverse()) color = over(layer, color);
+      return color;
+    };
+    const opacity = (el) => {
+      let o = 1;
+      for (let n = el; n; n = n.parentElement) o *= Number(getComputedStyle(n).opacity);
+      return o;
+    };
+    const visible = (el) => {
+      const r = el.getBoundingClientRect();
+      const cs = getComputedStyle(el);
+      return r.width > 0 && r.height > 0 && cs.visibility !== "hidden" && !el.closest("[hidden], .visually-hidden, [aria-hidden='true']");
+    };
+    const failures = [];
+    const check = (el, colour, what) => {
+      const bg = backdrop(el);
+      const fg = parse(colour);
+      if (!bg || !fg) return;
+      const text = over([...fg.slice(0, 3), fg[3] * opacity(el)], bg);
+      const r = ratio(text, bg);
+      if (r < 4.5) failures.push(`${r.toFixed(2)}:1 ${what} "${(el.innerText || el.placeholder || el.value || "").trim().slice(0, 40)}" (${el.tagName.toLowerCase()}${el.className && typeof el.className === "string" ? "." + el.className.split(" ").join(".") : ""})`);
+    };
+    for (const el of document.body.querySelectorAll("*")) {
+      if (!visible(el)) continue;
+      const ownText = [...el.childNodes].some((n) => n.nodeType === Node.TEXT_NODE && n.textContent.trim());
+      if (ownText) check(el, getComputedStyle(el).color, el.matches(":disabled") ? "disabled" : "text");
+      if ((el.tagName === "INPUT" || el.tagName === "TEXTAREA") && el.value) check(el, getComputedStyle(el).color, "input");
+      if ((el.tagName === "INPUT" || el.tagName === "TEXTAREA") && !el.value && el.placeholder) check(el, getComputedStyle(el, "::placeholder").color, "placeholder");
+    }
+    return failures;
+  });
+}
+
+/** Fails when any text on the page is under 4.5:1, in the light and in the dark scheme. */
+async function assertContrast(page, name) {
+  const problems = [];
+  if (!(await page.evaluate(() => "axe" in window))) await page.addScriptTag({ path: AXE });
+  for (const colorScheme of ["light", "dark"]) {
+    await page.emulateMedia({ colorScheme });
+    for (const p of await lowContrast(page)) problems.push(`${colorScheme}: ${p}`);
+    // axe-core's rule as well: it knows when text sits on something other than its parents.
+    const axe = await page.evaluate(async () => {
+      const r = await window.axe.run(document, { runOnly: { type: "rule", values: ["color-contrast"] }, resultTypes: ["violations"] });
+      return r.violations.flatMap((v) => v.nodes.map((n) => n.failureSummary.split("\n").slice(-1)[0] + " " + n.target.join(" ")));
+    });
+    for (const p of axe) problems.push(`${colorScheme} (axe): ${p}`);
+  }
+  await page.emulateMedia({ colorScheme: "light" });
+  if (problems.length) throw new Error(`${name}: text under 4.5:1 contrast:\n  ${[...new Set(problems)].join("\n  ")}`);
+}
+
+/**
  * Screenshots the page at desktop and at phone width, and fails the step when
- * the phone layout scrolls sideways (something is wider than the screen).
+ * the phone layout scrolls sideways (something is wider than the screen) or when
+ * any text on it is under 4.5:1 contrast in light or dark mode.
  */
 async function shot(page, name) {
   shotNo += 1;
   const base = path.join(ARTIFACTS, `${String(shotNo).padStart(2, "0")}-${name}`);
   const save = (file) => page.screenshot({ path: file, fullPage: true }).catch((e) => console.log(`  (screenshot ${file} failed: ${e.message})`));
   await save(`${base}.png`);
+  await assertContrast(page, name);
   await page.setViewportSize(PHONE);
   try {
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     await save(`${base}-phone.png`);
     if (overflow > 1) throw new Error(`${name}: page is ${overflow}px wider than a ${PHONE.width}px phone screen`);
+    await assertContrast(page, `${name} (phone)`);
   } finally {
     await page.setViewportSize(DESKTOP);
   }
@@ -75,7 +169,7 @@ async function step(name, fn, { independent = false } = {}) {
       await globalThis.currentPage.screenshot({ path: file, fullPage: true }).catch(() => {});
       console.log(`  screenshot of the failure: ${file}`);
     }
-    console.log(`FAIL  ${name}: ${err?.message?.split("\n")[0] ?? err}`);
+    console.log(`FAIL  ${name}: ${err?.message?.split("\n").slice(0, 20).join("\n") ?? err}`);
     if (err?.stack) console.log(err.stack.split("\n").slice(1, 4).join("\n"));
   }
 }
@@ -139,6 +233,24 @@ async function waitChatIdle(page, assistantCountBefore) {
   if (await err.count()) throw new Error(`chat error: ${await err.first().innerText()}`);
 }
 
+// Every request the browser makes, to any host but the app's own origin (favicons, fonts,
+// analytics would all show up here): the pages must not tell third parties what is read.
+const foreignRequests = [];
+function noteForeign(url) {
+  if (/^(data|blob):/.test(url)) return;
+  if (new URL(url).origin !== new URL(BASE_URL).origin) foreignRequests.push(url);
+}
+
+/**
+ * Records every request of the page from Chromium's own network log (DevTools protocol):
+ * Playwright's request event leaves out some, such as any URL ending in /favicon.ico.
+ */
+async function watchRequests(ctx, page) {
+  const cdp = await ctx.newCDPSession(page);
+  cdp.on("Network.requestWillBeSent", (e) => noteForeign(e.request.url));
+  await cdp.send("Network.enable");
+}
+
 async function main() {
   await mkdir(ARTIFACTS, { recursive: true });
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found (apt-get install -y chromium)`);
@@ -167,6 +279,7 @@ async function main() {
     });
     ctxA.setDefaultTimeout(STEP_TIMEOUT);
     const page = await ctxA.newPage();
+    await watchRequests(ctxA, page);
     globalThis.currentPage = page;
     page.on("pageerror", (e) => pageErrors.push(e.message));
     // The live stream (GET /api/events): opened through the front end's proxy as an event stream.
@@ -229,15 +342,41 @@ async function main() {
       await shot(page, "scout-chat");
     });
 
+    await step("'Use my location' sets the scout's city from the browser's position", async () => {
+      await page.getByTestId("tab-configure").click();
+      await page.getByTestId("edit-location").click();
+      await page.getByTestId("edit-location-here").click();
+      // The nearest city comes from our own gazetteer, with its coordinates.
+      await page.waitForFunction(() => document.querySelector('[data-testid="edit-location-input"]')?.value === "Denver, Colorado");
+      await page.getByTestId("edit-location-save").click();
+      await page.getByTestId("check-location").filter({ hasText: "Denver, Colorado" }).waitFor();
+    });
+
     await step("owner corrects the setup by hand (phone width)", async () => {
       await page.setViewportSize(PHONE);
       try {
         await page.getByTestId("tab-configure").click();
         // The checklist is reachable without scrolling past the whole chat.
         await page.getByTestId("jump-to-setup").click();
+        // The frequency is a select (a button with a list box), worked with the keyboard.
         await page.getByTestId("edit-frequency").click();
-        await page.getByTestId("edit-frequency-input").selectOption("weekly");
+        const frequency = page.getByTestId("edit-frequency-input");
+        if ((await frequency.getAttribute("aria-haspopup")) !== "listbox") throw new Error("frequency is not a list-box select");
+        // Named for screen readers by its label, with the current choice.
+        await page.getByRole("button", { name: /Daily.*Frequency|Frequency.*Daily/ }).waitFor();
+        await frequency.focus();
+        await page.keyboard.press("Enter");
+        const options = page.getByTestId("edit-frequency-input-options");
+        await options.waitFor();
+        await options.getByRole("option", { name: "Daily", selected: true }).waitFor();
+        await assertContrast(page, "frequency list");
+        await page.keyboard.press("ArrowDown");
+        await page.keyboard.press("ArrowDown");
+        await page.keyboard.press("Enter");
+        await options.waitFor({ state: "detached" });
+        await frequency.filter({ hasText: "Weekly" }).waitFor();
         await page.getByTestId("edit-frequency-save").click();
+        await page.getByTestId("edit-frequency-form").waitFor({ state: "detached" });
         await page.getByTestId("check-frequency").filter({ hasText: "Weekly" }).waitFor();
 
         await page.getByTestId("edit-location").click();
@@ -294,7 +433,10 @@ async function main() {
       }
       const report = finished.getByTestId("report");
       await report.waitFor();
-      if ((await report.innerText()).trim().length < 10) throw new Error("report is empty");
+      const reportText = await report.innerText();
+      if (reportText.trim().length < 10) throw new Error("report is empty");
+      // The demo follows the scout: its report is about ramen in the city picked by hand.
+      if (!/ramen/i.test(reportText) || !reportText.includes("Boulder")) throw new Error(`report is not about this scout: ${reportText.slice(0, 200)}`);
       if (await report.locator("script, iframe").count()) throw new Error("report rendered raw HTML");
       await finished.getByTestId("page-card").first().waitFor();
       await finished.getByTestId("search-card").first().waitFor();
@@ -322,8 +464,12 @@ async function main() {
       await newest.getByTestId("status-badge").filter({ hasText: "Cancelled by you" }).waitFor();
       await assertPlain(newest);
       await shot(page, "cancelled");
+      const cancelledSeen = Date.now();
       await newest.getByTestId("technical-details").locator(":scope > summary").click();
       await newest.getByTestId("step-status").filter({ hasText: "cancelled" }).waitFor();
+      // The owner takes a moment before resuming: the gap the run's duration must leave out.
+      await page.waitForFunction((t) => Date.now() >= t + 4000, cancelledSeen);
+      const gap = (Date.now() - cancelledSeen) / 1000;
       await newest.getByTestId("execution-resume").click();
       await newest.and(page.locator('[data-status="running"]')).waitFor();
       // From here on the page may not reload the run list: the run's progress and its end
@@ -342,6 +488,40 @@ async function main() {
         await page.unroute(/\/api\/scouts\/[^/]+\/executions(\?.*)?$/, blockList);
       }
       console.log(`  run finished on screen from live events (${listReloads.length} list reloads refused meanwhile)`);
+      // "took" counts the time working, not the pause between the cancel and the resume.
+      // The card settles once its steps have reloaded after the end; wait for that.
+      const reading = () =>
+        newest.evaluate((card) => {
+          const head = card.querySelector('[data-testid="run-took"]')?.textContent ?? "";
+          const m = head.match(/took (?:(\d+) min ?)?(?:(\d+)s)?/);
+          const times = [...card.querySelectorAll("dl.tech dd")].map((d) => d.textContent).filter((t) => /^\d{4}-\d\d-\d\dT/.test(t));
+          const [started, ended] = times.map((t) => new Date(t).getTime() / 1000);
+          return { head, took: m ? Number(m[1] ?? 0) * 60 + Number(m[2] ?? 0) : NaN, span: ended - started };
+        });
+      await newest
+        .evaluate(
+          (card, pause) =>
+            new Promise((resolve, reject) => {
+              const settled = () => {
+                const m = (card.querySelector('[data-testid="run-took"]')?.textContent ?? "").match(/took (?:(\d+) min ?)?(?:(\d+)s)?/);
+                const took = m ? Number(m[1] ?? 0) * 60 + Number(m[2] ?? 0) : NaN;
+                const times = [...card.querySelectorAll("dl.tech dd")].map((d) => d.textContent).filter((t) => /^\d{4}-\d\d-\d\dT/.test(t));
+                const [started, ended] = times.map((t) => new Date(t).getTime() / 1000);
+                return took > 0 && took <= ended - started - pause + 1;
+              };
+              if (settled()) return resolve(true);
+              const watch = new MutationObserver(() => settled() && (watch.disconnect(), clearTimeout(timer), resolve(true)));
+              watch.observe(card, { subtree: true, childList: true, characterData: true });
+              const timer = setTimeout(() => (watch.disconnect(), reject(new Error("not settled"))), 15_000);
+            }),
+          gap,
+        )
+        .catch(async () => {
+          const { head, span } = await reading();
+          throw new Error(`resumed run shows "${head}" while it spanned ${span.toFixed(1)}s with a ${gap.toFixed(1)}s pause`);
+        });
+      const { took, span } = await reading();
+      console.log(`  resumed run took ${took}s of a ${span.toFixed(1)}s span with a ${gap.toFixed(1)}s pause`);
     });
 
     await step("the Run now countdown shows before anyone clicks, also after a reload", async () => {
@@ -380,6 +560,29 @@ async function main() {
       await item.getByTestId("scout-state").filter({ hasText: "Active" }).waitFor();
       await shot(page, "scouts");
     });
+
+    await step("a first message the assistant never answers leaves no nameless scout behind", async () => {
+      await page.goto(`${BASE_URL}/`);
+      const prompt = "Farmers markets starting this season";
+      await page.getByTestId("home-prompt").fill(prompt);
+      // The chat request never reaches the server (a dropped connection).
+      const drop = (route) => route.abort("connectionrefused");
+      await page.route("**/api/chat", drop);
+      try {
+        await page.getByTestId("home-submit").click();
+        await page.waitForURL(/\/scout\/[^/]+$/);
+        await page.waitForURL((u) => u.pathname === "/");
+      } finally {
+        await page.unroute("**/api/chat", drop);
+      }
+      await page.getByRole("alert").filter({ hasText: "no scout was created" }).waitFor();
+      if ((await page.getByTestId("home-prompt").inputValue()) !== prompt) throw new Error("the typed text was not given back");
+      await shot(page, "first-message-failed");
+      await page.goto(`${BASE_URL}/scouts`);
+      await page.getByTestId("scout-item").first().waitFor();
+      const titles = await page.getByTestId("scout-item").locator("h2").allInnerTexts();
+      if (titles.length !== 1 || titles.some((t) => /untitled/i.test(t))) throw new Error(`scouts listed: ${titles.join(", ")}`);
+    }, { independent: true });
 
     await step("on a phone the header links sit behind a Menu button", async () => {
       await page.setViewportSize(PHONE);
@@ -441,7 +644,20 @@ async function main() {
     const ctxB = await browser.newContext({ viewport: DESKTOP });
     ctxB.setDefaultTimeout(STEP_TIMEOUT);
     const pageB = await ctxB.newPage();
+    await watchRequests(ctxB, pageB);
     pageB.on("pageerror", (e) => pageErrors.push(e.message));
+
+    await step("the pages a visitor can reach without an account read clearly", async () => {
+      await pageB.goto(`${BASE_URL}/forgot-password`);
+      await pageB.getByRole("heading", { level: 1 }).waitFor();
+      await shot(pageB, "forgot-password");
+      await pageB.goto(`${BASE_URL}/reset-password?token=not-a-real-token`);
+      await pageB.getByRole("heading", { level: 1 }).waitFor();
+      await shot(pageB, "reset-password");
+      await pageB.goto(`${BASE_URL}/no-such-page`);
+      await pageB.getByTestId("not-found").waitFor();
+      await shot(pageB, "page-not-found");
+    }, { independent: true });
 
     await step("a second user cannot see the first user's scout", async () => {
       if (!scoutUrl) throw new Error("no scout was created");
@@ -453,6 +669,10 @@ async function main() {
       await shot(pageB, "not-found");
     }, { independent: true });
     await ctxB.close();
+
+    await step("the browser asked no host but ours for anything", async () => {
+      if (foreignRequests.length) throw new Error(`requests to other hosts:\n  ${[...new Set(foreignRequests)].slice(0, 10).join("\n  ")}`);
+    }, { independent: true });
   } finally {
     await browser.close();
   }

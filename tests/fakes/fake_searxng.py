@@ -13,7 +13,7 @@ async with FakeSearxng() as searx:
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -64,6 +64,8 @@ class FakeSearxng(FakeServer):
         self.json_enabled = json_enabled
         self.results: dict[str, list[dict[str, Any]]] = {}
         self.default_results: list[dict[str, Any]] = []
+        # Results for a query nothing was scripted for, made from the query itself (the demo).
+        self.default_for: Callable[[str], list[dict[str, Any]]] | None = None
         self.failures = FailureQueue()
         self.unresponsive: list[list[str]] = []
         # True: every engine failed, so there are no results (what the real server sends
@@ -123,7 +125,9 @@ class FakeSearxng(FakeServer):
         return web.Response(text="OK")
 
     def _ranked(self, query: str) -> list[dict[str, Any]]:
-        chosen = self.results.get(query, self.default_results)
+        chosen = self.results.get(query)
+        if chosen is None:
+            chosen = self.default_for(query) if self.default_for else self.default_results
         ranked = []
         for position, item in enumerate(chosen):
             item = dict(item)

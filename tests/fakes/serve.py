@@ -16,6 +16,7 @@ import signal
 from pathlib import Path
 
 from tests.fakes.demo import install_demo
+from tests.fakes.demo_mail import DemoMail
 from tests.fakes.fake_crawl4ai import FakeCrawl4AI
 from tests.fakes.fake_ollama import FakeOllama
 from tests.fakes.fake_searxng import FakeSearxng
@@ -48,6 +49,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--smtp", action="store_true", help="also run an SMTP sink (port file key 'smtp')"
+    )
+    parser.add_argument(
+        "--demo-mail", action="store_true",
+        help="also run the demo's mail catcher, standard library only (port file key 'smtp')",
     )
     return parser.parse_args(argv)
 
@@ -82,6 +87,9 @@ async def serve(args: argparse.Namespace) -> None:
 
         sink = SmtpSink(args.host)
         sink.start()
+    demo_mail = DemoMail(args.host) if args.demo_mail else None
+    if demo_mail is not None:
+        await demo_mail.start()
     async with ollama, searxng, crawl4ai:
         install_demo(ollama, searxng, crawl4ai, args.agent_delay)
         urls = {
@@ -92,6 +100,8 @@ async def serve(args: argparse.Namespace) -> None:
         }
         if sink is not None:
             urls["smtp"] = sink.url
+        elif demo_mail is not None:
+            urls["smtp"] = demo_mail.url
         write_port_file(args.port_file, urls)
         print(
             f"fakes ready: ollama={ollama.url} searxng={searxng.url} crawl4ai={crawl4ai.url}",
@@ -102,6 +112,8 @@ async def serve(args: argparse.Namespace) -> None:
         finally:
             if sink is not None:
                 sink.stop()
+            if demo_mail is not None:
+                await demo_mail.stop()
 
 
 def main(argv: list[str] | None = None) -> None:

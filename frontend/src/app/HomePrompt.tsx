@@ -4,7 +4,7 @@ import { useCallback, useEffect, useRef, useState, type FormEvent, type Keyboard
 import { useRouter } from "next/navigation";
 import { errorMessage, scouts } from "@/lib/api";
 import { loginPath, useAuth } from "@/lib/auth";
-import { clearPendingPrompt, peekPendingPrompt, saveFirstMessage, savePendingPrompt } from "@/lib/handoff";
+import { clearPendingPrompt, peekPendingPrompt, saveFirstMessage, savePendingPrompt, takeFailedPrompt } from "@/lib/handoff";
 import { ErrorAlert } from "@/components/Feedback";
 
 const EXAMPLES = [
@@ -38,6 +38,15 @@ export function HomePrompt() {
     },
     [router],
   );
+
+  // Back from a scout whose first message got no answer: the text is offered again.
+  useEffect(() => {
+    const failed = takeFailedPrompt();
+    if (!failed) return;
+    // eslint-disable-next-line react-hooks/set-state-in-effect
+    setText(failed.text);
+    setError(`The assistant did not answer, so no scout was created. ${failed.reason} Your text is kept below.`.replace(/\s+/g, " "));
+  }, []);
 
   // Back from /login with a prompt typed while signed out: carry on with it.
   useEffect(() => {

@@ -31,3 +31,26 @@ export function takeFirstMessage(scoutId: string): string | null {
   if (text !== null) s.removeItem(FIRST_MESSAGE + scoutId);
   return text;
 }
+
+const FAILED_PROMPT = "openscouts.failedPrompt";
+
+/**
+ * A first message the assistant never answered: its blank scout was removed, and the home
+ * page offers the text again with the reason, so no nameless scout is left behind.
+ */
+export function saveFailedPrompt(text: string, reason: string): void {
+  store()?.setItem(FAILED_PROMPT, JSON.stringify({ text, reason }));
+}
+
+export function takeFailedPrompt(): { text: string; reason: string } | null {
+  const s = store();
+  const raw = s?.getItem(FAILED_PROMPT);
+  if (!s || !raw) return null;
+  s.removeItem(FAILED_PROMPT);
+  try {
+    const parsed = JSON.parse(raw) as { text?: unknown; reason?: unknown };
+    return typeof parsed.text === "string" ? { text: parsed.text, reason: String(parsed.reason ?? "") } : null;
+  } catch {
+    return null;
+  }
+}

@@ -14,7 +14,7 @@ import {
   type QueryKey,
 } from "@tanstack/react-query";
 import { useEffect, useRef, useState, type ReactNode } from "react";
-import { ApiError, executions as executionsApi, onSessionChange, scouts as scoutsApi } from "./api";
+import { ApiError, appConfig, executions as executionsApi, onSessionChange, scouts as scoutsApi } from "./api";
 import { useLiveEvents, useLiveStatus, type LiveMessage } from "./live";
 import type { ExecutionStatus, ExecutionSummary, Scout, ScoutListItem, ScoutPatch } from "./types";
 
@@ -25,7 +25,14 @@ export const queryKeys = {
   executions: (id: string) => ["scout", id, "executions"] as const,
   execution: (id: string) => ["execution", id] as const,
   preferences: ["preferences"] as const,
+  config: ["config"] as const,
 };
+
+/** Whether the server runs on the demo services (GET /api/config); asked once per tab. */
+export function useDemoMode(): boolean {
+  const { data } = useQuery({ queryKey: queryKeys.config, queryFn: appConfig, staleTime: Infinity, retry: false });
+  return !!data?.demo_mode;
+}
 
 /** A caller's mistake (4xx) will not fix itself: do not retry it. */
 function shouldRetry(failures: number, err: unknown): boolean {

@@ -6,7 +6,7 @@ import { useEffect, useState, type FormEvent } from "react";
 import { ApiError, errorMessage, preferences as prefsApi } from "@/lib/api";
 import { useAuth, useRequireUser } from "@/lib/auth";
 import { formatDateTime, formatDuration } from "@/lib/format";
-import { useSecondsUntil } from "@/lib/queries";
+import { useDemoMode, useSecondsUntil } from "@/lib/queries";
 import type { Place, Preferences } from "@/lib/types";
 import { PlacePicker, UseMyLocation } from "@/components/PlacePicker";
 import { ErrorAlert, Loading } from "@/components/Feedback";
@@ -218,6 +218,7 @@ export function SettingsForm() {
 
 /** Sends one test email to the saved address; the server allows one per 2 minutes. */
 function TestEmail() {
+  const demo = useDemoMode();
   const [sentTo, setSentTo] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [sending, setSending] = useState(false);
@@ -252,7 +253,7 @@ function TestEmail() {
           {sending ? "Sending…" : "Send a test email"}
         </button>
         <span className="small" role="status" data-testid="test-email-status">
-          {sentTo ? `Sent to ${sentTo}. ` : ""}
+          {sentTo ? `Sent to ${sentTo}${demo ? " (in demo mode the demo mail server catches it)" : ""}. ` : ""}
           {wait > 0 ? `You can send another in ${formatDuration(wait)}.` : ""}
         </span>
       </div>

@@ -15,6 +15,8 @@ interface Props {
   location: ScoutLocation | null;
   /** Called whenever the assistant changed the scout's settings. */
   onConfigChanged(): void;
+  /** The home page's prompt (the first message) got no answer at all. */
+  onFirstMessageFailed?(text: string, reason: string): void;
 }
 
 type Part = UIMessage["parts"][number];
@@ -95,7 +97,7 @@ function MessageView({ message, onRetry }: MessageViewProps) {
   return <>{bubbles}</>;
 }
 
-export function ChatPanel({ scoutId, initialMessages, location, onConfigChanged }: Props) {
+export function ChatPanel({ scoutId, initialMessages, location, onConfigChanged, onFirstMessageFailed }: Props) {
   const transport = useMemo(() => createChatTransport(scoutId), [scoutId]);
   const { messages, sendMessage, regenerate, status, error, stop, clearError } = useChat({
     id: `scout-${scoutId}`,
@@ -109,6 +111,7 @@ export function ChatPanel({ scoutId, initialMessages, location, onConfigChanged 
   const logRef = useRef<HTMLDivElement>(null);
   const seenTools = useRef(new Set<string>());
   const sentFirst = useRef(false);
+  const firstText = useRef<string | null>(null);
   const busy = status === "submitted" || status === "streaming";
 
   // Tick the checklist as soon as a settings update lands, not only at the end.
@@ -132,8 +135,25 @@ export function ChatPanel({ scoutId, initialMessages, location, onConfigChanged 
     if (sentFirst.current) return;
     sentFirst.current = true;
     const first = takeFirstMessage(scoutId);
-    if (first && initialMessages.length === 0) void sendMessage({ text: first }, { body: { location } });
+    if (first && initialMessages.length === 0) {
+      firstText.current = first;
+      void sendMessage({ text: first }, { body: { location } });
+    }
   }, [scoutId, initialMessages.length, sendMessage, location]);
+
+  // The first message failed before the assistant said or did anything: hand it back.
+  useEffect(() => {
+    const first = firstText.current;
+    if (!error || first === null || !onFirstMessageFailed) return;
+    firstText.current = null;
+    const answered = messages.some((m) => m.role === "assistant" && m.parts.some((p) => (p.type === "text" && p.text.trim()) || isConfigTool(p)));
+    if (!answered) onFirstMessageFailed(first, chatErrorText(error));
+  }, [error, messages, onFirstMessageFailed]);
+
+  // Once the assistant answers, later failures are the ordinary kind (Try again).
+  useEffect(() => {
+    if (status === "ready" && messages.some((m) => m.role === "assistant")) firstText.current = null;
+  }, [status, messages]);
 
   useEffect(() => {
     const el = logRef.current;

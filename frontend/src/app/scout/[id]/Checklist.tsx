@@ -2,8 +2,9 @@
 
 import { useState, type FormEvent, type ReactNode } from "react";
 import { ApiError, errorMessage } from "@/lib/api";
-import { FREQUENCY_LABELS, frequencyLabel } from "@/lib/format";
+import { frequencyLabel } from "@/lib/format";
 import type { Frequency, Place, Scout, ScoutLocation, ScoutPatch } from "@/lib/types";
+import { FrequencySelect } from "@/components/FrequencySelect";
 import { PlacePicker, placeCity, UseMyLocation } from "@/components/PlacePicker";
 
 export const MAX_QUERIES = 5;
@@ -72,7 +73,7 @@ function FieldEditor({ field, scout, onSave, onDone }: EditorProps) {
   // A city picked from the list (or found from the browser's position) brings coordinates.
   const [picked, setPicked] = useState<Place | null>(null);
   const [queries, setQueries] = useState<string[]>(() => (scout.search_queries.length ? [...scout.search_queries] : [""]));
-  const [frequency, setFrequency] = useState<Frequency | "">(scout.frequency ?? "");
+  const [frequency, setFrequency] = useState<Frequency | null>(scout.frequency);
   const [error, setError] = useState<string | null>(null);
   const [saving, setSaving] = useState(false);
   const errorId = `edit-${field}-error`;
@@ -93,7 +94,7 @@ function FieldEditor({ field, scout, onSave, onDone }: EditorProps) {
       case "search_queries":
         return { search_queries: queries.map((q) => q.trim()).filter(Boolean) };
       case "frequency":
-        return { frequency: frequency || null };
+        return { frequency };
     }
   }
 
@@ -122,6 +123,8 @@ function FieldEditor({ field, scout, onSave, onDone }: EditorProps) {
     const pick = (p: Place) => {
       setPicked(p);
       setCity(placeCity(p));
+      // Choosing a city (typed or from the browser's position) ties the scout to it.
+      setAnywhere(false);
     };
     control = (
       <>
@@ -137,7 +140,7 @@ function FieldEditor({ field, scout, onSave, onDone }: EditorProps) {
           invalid={!!error}
           testId="edit-location-input"
         />
-        {!anywhere && <UseMyLocation onPick={pick} testId="edit-location-here" />}
+        <UseMyLocation onPick={pick} testId="edit-location-here" />
         <label className="inline-check">
           <input type="checkbox" checked={anywhere} onChange={(e) => setAnywhere(e.target.checked)} data-testid="edit-location-anywhere" />
           Not tied to a place
@@ -186,14 +189,14 @@ function FieldEditor({ field, scout, onSave, onDone }: EditorProps) {
     );
   } else {
     control = (
-      <select value={frequency} onChange={(e) => setFrequency(e.target.value as Frequency | "")} aria-label="Frequency" autoFocus {...invalid} data-testid="edit-frequency-input">
-        <option value="">Not set</option>
-        {(Object.keys(FREQUENCY_LABELS) as Frequency[]).map((f) => (
-          <option key={f} value={f}>
-            {FREQUENCY_LABELS[f]}
-          </option>
-        ))}
-      </select>
+      <FrequencySelect
+        value={frequency}
+        onChange={setFrequency}
+        invalid={!!error}
+        describedBy={error ? errorId : undefined}
+        autoFocus
+        testId="edit-frequency-input"
+      />
     );
   }
 
@@ -263,7 +266,13 @@ export function Checklist({ scout, onSave }: Props) {
                 )}
               </div>
               {editing === i.key ? (
-                <FieldEditor field={i.key} scout={scout} onSave={onSave} onDone={() => setEditing(null)} />
+                <FieldEditor
+                  field={i.key}
+                  scout={scout}
+                  onSave={onSave}
+                  // A save that lands after another item was opened leaves that one open.
+                  onDone={() => setEditing((current) => (current === i.key ? null : current))}
+                />
               ) : (
                 <div className="check-value">{i.value ?? <em>Not set yet</em>}</div>
               )}

@@ -196,7 +196,8 @@ export function ExecutionCard({ execution: e, onAction }: Props) {
     }
   }
 
-  const took = workingSeconds(e, detail?.steps);
+  // Only with the steps: without them a resumed run's pause would count as work.
+  const took = detail ? workingSeconds(e, detail.steps) : null;
   const waitSeconds = useSecondsUntil(running ? e.next_run_at : null);
   const waiting = waitSeconds > 0;
 
@@ -206,7 +207,7 @@ export function ExecutionCard({ execution: e, onAction }: Props) {
         <StatusBadge status={e.status} label={e.status === "cancelled" ? (byOwner ? "Cancelled by you" : "Cancelled") : undefined} />
         <span className="small" title={formatDateTime(e.started_at)}>
           Started {relativeTime(e.started_at)}
-          {took !== null && <span className="muted"> · took {formatDuration(took)}</span>}
+          {took !== null && <span className="muted" data-testid="run-took"> · took {formatDuration(took)}</span>}
         </span>
         <span className="spacer" />
         {e.results_summary && (

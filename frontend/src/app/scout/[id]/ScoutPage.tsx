@@ -1,13 +1,15 @@
 "use client";
 
 import { useQuery, useQueryClient } from "@tanstack/react-query";
+import { useRouter } from "next/navigation";
 import { useCallback, useState } from "react";
 import { ApiError, errorMessage, preferences as prefsApi, scouts as scoutsApi } from "@/lib/api";
 import { useRequireUser } from "@/lib/auth";
 import { toUIMessages } from "@/lib/chat";
+import { saveFailedPrompt } from "@/lib/handoff";
 import { scoutTitle } from "@/lib/format";
 import { queryKeys, useLiveQueries, useScout, useUpdateScout } from "@/lib/queries";
-import type { ScoutLocation, ScoutPatch } from "@/lib/types";
+import type { Scout, ScoutLocation, ScoutPatch } from "@/lib/types";
 import { ActiveSwitch } from "@/components/ActiveSwitch";
 import { ErrorAlert, Loading, NotFoundPanel } from "@/components/Feedback";
 import { ChatPanel } from "./ChatPanel";
@@ -22,9 +24,15 @@ function isMissing(err: unknown): boolean {
   return err instanceof ApiError && (err.status === 404 || err.code === "not_found" || err.status === 422);
 }
 
+/** Nothing set yet: the scout holds only the unanswered first message. */
+function isBlank(s: Scout): boolean {
+  return !s.title?.trim() && !s.goal?.trim() && !s.description?.trim() && !s.location && !s.search_queries.length && !s.frequency && !s.is_active;
+}
+
 export function ScoutPage({ id }: { id: string }) {
   const user = useRequireUser();
   const qc = useQueryClient();
+  const router = useRouter();
   // Edits from another tab, activation, auto-disable, last-run times and this scout's
   // runs arrive live and patch the queries; the reports poll only while the stream is down.
   const live = useLiveQueries(!!user);
@@ -49,6 +57,27 @@ export function ScoutPage({ id }: { id: string }) {
   }, [qc, id]);
 
   const save = useCallback((patch: ScoutPatch) => update.mutateAsync(patch), [update]);
+
+  // A scout exists for the user only once the assistant has answered its first message:
+  // a blank one whose first message failed is removed and the text goes back to the home
+  // page, instead of leaving an "Untitled scout" behind.
+  const scoutData = scoutQuery.data;
+  const firstMessageFailed = useCallback(
+    async (text: string, reason: string) => {
+      const current = qc.getQueryData<Scout>(queryKeys.scout(id)) ?? scoutData;
+      if (!current || !isBlank(current)) return;
+      try {
+        await scoutsApi.remove(id);
+      } catch {
+        return; // still there: the page stays, with its Try again
+      }
+      qc.removeQueries({ queryKey: queryKeys.scout(id) });
+      void qc.invalidateQueries({ queryKey: queryKeys.scouts });
+      saveFailedPrompt(text, reason);
+      router.replace("/");
+    },
+    [qc, id, scoutData, router],
+  );
 
   async function setActive(active: boolean) {
     setActionError(null);
@@ -126,7 +155,13 @@ export function ScoutPage({ id }: { id: string }) {
           Jump to the setup checklist
         </a>
         <div className="configurator">
-          <ChatPanel scoutId={id} initialMessages={history} location={location} onConfigChanged={refreshScout} />
+          <ChatPanel
+            scoutId={id}
+            initialMessages={history}
+            location={location}
+            onConfigChanged={refreshScout}
+            onFirstMessageFailed={firstMessageFailed}
+          />
           <aside className="card" aria-label="Scout setup" id="scout-setup">
             <Checklist scout={scout} onSave={save} />
             {scout.is_active ? (

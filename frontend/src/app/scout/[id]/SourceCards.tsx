@@ -34,12 +34,21 @@ function safeHref(url: string | undefined): string | undefined {
   return url && /^https?:\/\//i.test(url) ? url : undefined;
 }
 
-function Favicon({ url }: { url: string | undefined }) {
-  const href = safeHref(url);
-  if (!href) return null;
-  // The site's own icon, fetched by the browser like any page it links to; no third party.
-  // eslint-disable-next-line @next/next/no-img-element
-  return <img className="favicon" src={`${new URL(href).origin}/favicon.ico`} alt="" width={16} height={16} loading="lazy" referrerPolicy="no-referrer" onError={(e) => (e.currentTarget.style.visibility = "hidden")} />;
+/**
+ * A badge with the site's first letter, drawn here: fetching each site's icon would tell
+ * every site what the owner reads, and the page would reach out to hosts other than ours.
+ */
+function SiteBadge({ domain }: { domain: string | null }) {
+  if (!domain) return null;
+  const letter = domain.replace(/^(www|m)\./, "").charAt(0).toUpperCase() || "?";
+  // One of a few fixed tints, the same for a site every time, so cards are told apart at a glance.
+  let hash = 0;
+  for (const ch of domain) hash = (hash * 31 + ch.charCodeAt(0)) >>> 0;
+  return (
+    <span className="site-badge" data-tint={hash % 6} aria-hidden="true" data-testid="site-badge">
+      {letter}
+    </span>
+  );
 }
 
 function shortDate(iso: string | null | undefined): string | null {
@@ -73,7 +82,7 @@ export function SourceCards({ steps }: { steps: ExecutionStep[] }) {
             {pages.map((p, i) => (
               <li key={`${p.url}-${i}`} className="source-card" data-testid="page-card">
                 <div className="source-site">
-                  <Favicon url={p.url} />
+                  <SiteBadge domain={domainOf(p.url)} />
                   <span>{domainOf(p.url) ?? "unknown site"}</span>
                 </div>
                 <a href={safeHref(p.url)} target="_blank" rel="noopener noreferrer" className="source-title">
@@ -99,7 +108,7 @@ export function SourceCards({ steps }: { steps: ExecutionStep[] }) {
               {s.results.map((r, j) => (
                 <li key={`${r.url}-${j}`} className="source-card" data-testid="search-card">
                   <div className="source-site">
-                    <Favicon url={r.url} />
+                    <SiteBadge domain={domainOf(r.url)} />
                     <span>{domainOf(r.url) ?? "unknown site"}</span>
                     {shortDate(r.publishedDate) && <span className="muted">· {shortDate(r.publishedDate)}</span>}
                   </div>
