@@ -20,6 +20,9 @@ from engine.runs.scheduler import Scheduler
 
 log = logging.getLogger(__name__)
 
+# How long a stopping worker lets expiry, dispatch and email delivery finish their round.
+CHORES_GRACE_SECONDS = 10.0
+
 
 class Pipeline:
     def __init__(
@@ -59,6 +62,9 @@ class Pipeline:
             # Running transitions finish and commit; no run is started after `stop`.
             if self._tasks:
                 await asyncio.gather(*self._tasks, return_exceptions=True)
+            # Chores end their round on their own once `stop` is set. Cancelling one
+            # mid-transaction turned a clean shutdown into a logged rollback error.
+            await asyncio.wait({chores}, timeout=CHORES_GRACE_SECONDS)
             chores.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await chores
