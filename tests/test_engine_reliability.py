@@ -151,13 +151,20 @@ async def test_a_save_the_database_refuses_fails_the_run_at_once(
     scout = await world.add_scout()
     world.script_happy_path()
     real_add_step = run_store.add_step
+    real_advance = run_store.advance_working
 
     async def refuse(conn: Any, execution_id: Any, step: dict[str, Any], number: int) -> None:
         if step["description"].startswith("Round 1"):  # the step's result, not the failure
             raise sa.exc.DataError("INSERT ...", {}, ValueError("invalid byte sequence"))
         await real_add_step(conn, execution_id, step, number)
 
+    async def refuse_in_one_statement(*args: Any, **kwargs: Any) -> bool:
+        if kwargs["step"]["description"].startswith("Round 1"):
+            raise sa.exc.DataError("WITH moved AS ...", {}, ValueError("invalid byte sequence"))
+        return await real_advance(*args, **kwargs)
+
     monkeypatch.setattr(run_store, "add_step", refuse)
+    monkeypatch.setattr(run_store, "advance_working", refuse_in_one_statement)
     report = await world.engine.tick()
     run = await world.run_of(scout["id"])
     assert report.advanced == {str(run["id"]): "fail"}
@@ -174,11 +181,13 @@ async def test_a_save_that_meets_a_busy_database_releases_the_run_to_wait(
     for _ in range(2):  # the failed save is redone, model call included
         world.ollama.reply_tool_call("searchWeb", {"query": "new Indian restaurant Denver"})
     real_add_step = run_store.add_step
+    real_advance = run_store.advance_working
 
     async def locked(*args: Any, **kwargs: Any) -> None:
         raise sa.exc.OperationalError("INSERT ...", {}, RuntimeError("database is locked"))
 
     monkeypatch.setattr(run_store, "add_step", locked)
+    monkeypatch.setattr(run_store, "advance_working", locked)  # PostgreSQL's one statement
     report = await world.engine.tick()
     run = await world.run_of(scout["id"])
     assert report.advanced == {str(run["id"]): "waiting"}
@@ -191,6 +200,7 @@ async def test_a_save_that_meets_a_busy_database_releases_the_run_to_wait(
                                     "less than a minute")
 
     monkeypatch.setattr(run_store, "add_step", real_add_step)
+    monkeypatch.setattr(run_store, "advance_working", real_advance)
     world.clock.advance(seconds=16)  # no lease to wait out: the next try comes on time
     report = await world.engine.tick()
     assert report.advanced == {str(run["id"]): "search"}

@@ -109,6 +109,27 @@ def _statement(dialect: str, kinds: tuple[bool, bool, bool]) -> sa.Executable:
     )
 
 
+def notify_runs_of(moved: sa.CTE) -> sa.CTE:
+    """For one statement that changes runs in the data-modifying CTE ``moved`` (columns id
+    and scout_id): a CTE that writes their live_events rows and NOTIFYs the newest id,
+    as `flush` does for a transaction (PostgreSQL; parameter ``now``). Its one column
+    counts the NOTIFYs sent (0 or 1): select it, or PostgreSQL never evaluates it."""
+    rows = (
+        sa.select(scouts.c.user_id, sa.literal("execution", sa.String), moved.c.scout_id,
+                  moved.c.id, sa.bindparam("now", type_=UTCDateTime))
+        .join_from(moved, scouts, scouts.c.id == moved.c.scout_id)
+    )
+    written = (live_events.insert().from_select(_COLUMNS, rows)
+               .returning(live_events.c.id).cte("written"))
+    return (
+        sa.select(sa.func.pg_notify(CHANNEL, sa.cast(sa.func.max(written.c.id), sa.Text))
+                  .label("notified"))
+        .select_from(written)
+        .having(sa.func.count() > 0)
+        .cte("notified")
+    )
+
+
 # Built once per dialect and mix of kinds: building the statement on every commit cost
 # as much CPU as sending it (SQLAlchemy constructs, then a fresh cache key each time).
 _STATEMENTS = {

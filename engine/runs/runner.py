@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from engine.clients.errors import ServiceBusy, ServiceError
+from engine.clock import utcnow
 from engine.config import Settings
 from engine.db import Database
 from engine.notify import Notifier
@@ -254,6 +255,20 @@ class Runner:
             "lease_owner": self.worker_id if keep else None,
             "lease_expires_at": self.clock() + self.lease if keep else None,
         }
+        if new_state in WORKING_STATES and self.db.dialect == "postgresql":
+            # Nothing but the run and its history changes: one statement is the whole
+            # transaction (see run_store.advance_working).
+            step = {**outcome.step, "completed_at": max(now, self.clock())}
+            async with self.db.single() as conn:
+                moved = await run_store.advance_working(
+                    conn, execution["id"], expected_state=execution["state"],
+                    worker=self.worker_id, values=values, step=step, now=utcnow())
+            if not moved:
+                raise LostRun(execution["id"])
+            for listener in self.db.on_announce:
+                listener()
+            execution.update(values)
+            return keep
         notify = False
         async with self.db.transaction() as conn:
             if new_state == "done":

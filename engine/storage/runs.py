@@ -313,6 +313,68 @@ async def update_guarded(
     return True
 
 
+# A working transition (the run goes on, no results to store) as ONE statement on
+# PostgreSQL, sent on an autocommit connection: the statement is its own transaction, so
+# the guarded UPDATE, the history INSERT and the live change-log row (with its NOTIFY)
+# commit together or not at all, in one round trip instead of five (BEGIN, three
+# statements, COMMIT). Data-modifying CTEs all run, whether the final SELECT reads them
+# or not; the history row and the change row are made from the UPDATE's RETURNING, so
+# when the guard fails (lease lost, run cancelled) nothing at all is written.
+WORKING_COLUMNS = ("state", "checkpoint", "transitions", "attempts", "next_run_at",
+                   "wait_reason", "error_detail", "lease_owner", "lease_expires_at")
+STEP_COLUMNS = ("step_type", "description", "input_data", "output_data", "status",
+                "error_message", "started_at", "completed_at")
+
+
+def _advance_statement() -> sa.Select[Any]:
+    moved = (
+        UPDATE_IN_STATE_LEASED
+        .values({name: sa.bindparam(name, type_=scout_executions.c[name].type)
+                 for name in WORKING_COLUMNS})
+        .returning(scout_executions.c.id, scout_executions.c.scout_id)
+        .cte("moved")
+    )
+    steps = scout_execution_steps.c
+    step = scout_execution_steps.insert().from_select(
+        ["id", "execution_id", "step_number", *STEP_COLUMNS],
+        sa.select(sa.bindparam("step_id", type_=sa.Uuid), moved.c.id,
+                  sa.bindparam("step_number", type_=sa.Integer),
+                  *[sa.bindparam(f"step_{name}", type_=steps[name].type)
+                    for name in STEP_COLUMNS]),
+    ).cte("step")
+    notified = changes.notify_runs_of(moved)
+    counted = sa.select(sa.func.count()).select_from
+    return sa.select(
+        counted(moved).scalar_subquery().label("moved"),
+        counted(notified).scalar_subquery().label("notified"),
+    ).add_cte(step)
+
+
+ADVANCE_POSTGRES = _advance_statement()
+
+
+async def advance_working(
+    conn: AsyncConnection,
+    execution_id: uuid.UUID,
+    *,
+    expected_state: str,
+    worker: str,
+    values: dict[str, Any],
+    step: dict[str, Any],
+    now: datetime,
+) -> bool:
+    """`update_guarded` + `add_step` + the change-log row in one statement (PostgreSQL,
+    ``conn`` in autocommit). ``values`` holds exactly WORKING_COLUMNS; the step number is
+    the new transition counter. False means the guard failed and nothing was written."""
+    params = {**values, "guard_id": execution_id, "guard_state": expected_state,
+              "guard_worker": worker, "step_id": uuid.uuid4(),
+              "step_number": values["transitions"], "now": now}
+    for name in STEP_COLUMNS:
+        params[f"step_{name}"] = step[name]
+    moved = (await conn.execute(ADVANCE_POSTGRES, params)).scalar_one()
+    return bool(moved)
+
+
 async def expired_runs(
     conn: AsyncConnection, now: datetime, limit: int = 100
 ) -> list[dict[str, Any]]:
