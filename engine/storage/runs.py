@@ -10,8 +10,10 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
+import asyncpg
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.ext.compiler import compiles
@@ -19,6 +21,7 @@ from sqlalchemy.ext.compiler import compiles
 from engine.live import changes
 from engine.runs.machine import ENGINE_VERSION, FINAL_STATES
 from engine.storage.rows import as_dict, as_dicts
+from engine.storage.sanitize import clean, clean_text, storable_json
 from engine.tables import scout_execution_steps, scout_executions, scouts
 from engine.types import JSONType, UTCDateTime
 
@@ -351,6 +354,16 @@ def _advance_statement() -> sa.Select[Any]:
 
 
 ADVANCE_POSTGRES = _advance_statement()
+# Sent through the driver: SQLAlchemy's execution machinery (cache lookup, parameter
+# processing, result wrapping, the greenlet hop) cost a third of this statement's CPU.
+# Compiled once; constants (the channel, 'execution', 0) keep their compiled values.
+_ADVANCE = ADVANCE_POSTGRES.compile(dialect=asyncpg_dialect())
+ADVANCE_SQL = str(_ADVANCE)
+_ADVANCE_ORDER = tuple(_ADVANCE.positiontup or ())
+_ADVANCE_CONSTANTS = dict(_ADVANCE.params)
+# SQLSTATE classes of failures that pass by themselves: transaction rollback (40),
+# insufficient resources (53), operator intervention such as a restart (57).
+_TRANSIENT = ("08", "40", "53", "57")
 
 
 async def advance_working(
@@ -362,17 +375,41 @@ async def advance_working(
     values: dict[str, Any],
     step: dict[str, Any],
     now: datetime,
-) -> bool:
+) -> dict[str, Any] | None:
     """`update_guarded` + `add_step` + the change-log row in one statement (PostgreSQL,
-    ``conn`` in autocommit). ``values`` holds exactly WORKING_COLUMNS; the step number is
-    the new transition counter. False means the guard failed and nothing was written."""
-    params = {**values, "guard_id": execution_id, "guard_state": expected_state,
-              "guard_worker": worker, "step_id": uuid.uuid4(),
-              "step_number": values["transitions"], "now": now}
-    for name in STEP_COLUMNS:
-        params[f"step_{name}"] = step[name]
-    moved = (await conn.execute(ADVANCE_POSTGRES, params)).scalar_one()
-    return bool(moved)
+    ``conn`` in autocommit). ``values`` holds exactly WORKING_COLUMNS and the step
+    number is the new transition counter. Service text is made storable here; returns
+    ``values`` as stored, or None when the guard failed and nothing was written.
+
+    A lost connection is invalidated and raised as `sa.exc.OperationalError`, as
+    SQLAlchemy would; transient server failures too."""
+    checkpoint, checkpoint_json = storable_json(values["checkpoint"])
+    _, input_json = storable_json(step["input_data"])
+    _, output_json = storable_json(step["output_data"])
+    params = {
+        **values, "checkpoint": checkpoint_json,
+        "guard_id": execution_id, "guard_state": expected_state, "guard_worker": worker,
+        "step_id": uuid.uuid4(), "step_number": values["transitions"], "now": now,
+        "step_step_type": step["step_type"], "step_description": clean_text(step["description"]),
+        "step_input_data": input_json, "step_output_data": output_json,
+        "step_status": step["status"], "step_error_message": clean(step["error_message"]),
+        "step_started_at": step["started_at"], "step_completed_at": step["completed_at"],
+    }
+    args = [params[name] if name in params else _ADVANCE_CONSTANTS[name]
+            for name in _ADVANCE_ORDER]
+    raw = await conn.get_raw_connection()
+    driver = raw.driver_connection
+    assert driver is not None
+    try:
+        moved = await driver.fetchval(ADVANCE_SQL, *args)
+    except (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError) as exc:
+        await conn.invalidate()  # the pool must not hand this connection out again
+        raise sa.exc.OperationalError(ADVANCE_SQL, None, exc) from exc
+    except asyncpg.PostgresError as exc:
+        if str(exc.sqlstate or "").startswith(_TRANSIENT):
+            raise sa.exc.OperationalError(ADVANCE_SQL, None, exc) from exc
+        raise
+    return {**values, "checkpoint": checkpoint} if moved else None
 
 
 async def expired_runs(
