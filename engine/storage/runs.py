@@ -218,10 +218,16 @@ async def claim(
     return claimed
 
 
+# Built once: read with every claim and written with every finished run.
+SCOUTS_BY_ID = sa.select(scouts).where(scouts.c.id.in_(sa.bindparam("ids", expanding=True)))
+SCOUT_SUCCEEDED = scouts.update().where(scouts.c.id == sa.bindparam("scout_id")).values(
+    consecutive_failures=0, last_run_at=sa.bindparam("now", type_=UTCDateTime()))
+
+
 async def scouts_by_id(
     conn: AsyncConnection, scout_ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, dict[str, Any]]:
-    rows = await conn.execute(sa.select(scouts).where(scouts.c.id.in_(scout_ids)))
+    rows = await conn.execute(SCOUTS_BY_ID, {"ids": scout_ids})
     return {row.id: dict(row._mapping) for row in rows}
 
 
@@ -428,10 +434,7 @@ async def expired_runs(
 
 
 async def record_scout_success(conn: AsyncConnection, scout_id: uuid.UUID, now: datetime) -> None:
-    await conn.execute(
-        scouts.update().where(scouts.c.id == scout_id).values(consecutive_failures=0,
-                                                              last_run_at=now)
-    )
+    await conn.execute(SCOUT_SUCCEEDED, {"scout_id": scout_id, "now": now})
     changes.scout_changed(conn, scout_id)
 
 
