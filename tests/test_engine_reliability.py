@@ -16,6 +16,8 @@ import orjson
 import pytest
 import sqlalchemy as sa
 from aiosmtpd.controller import Controller
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
 
 from engine import migrate
 from engine.clients.errors import ServiceBusy, ServiceError
@@ -149,26 +151,34 @@ def test_storable_json_cleans_only_what_the_database_would_refuse() -> None:
 async def test_a_connection_dropped_under_a_transition_makes_the_run_wait(
     world: World, database_url: str, monkeypatch
 ) -> None:
-    """The connection a working transition is saved on dies (a database restart): the
-    run waits and retries instead of failing, and the dead connection is not reused."""
+    """The connections die under a working transition (a database restart): the run
+    waits and retries instead of failing, and no dead connection is used again."""
     if not database_url.startswith("postgresql"):
         pytest.skip("only a server can drop a connection")
     scout = await world.add_scout()
     for _ in range(3):  # the failed save is redone, model call included
         world.ollama.reply_tool_call("searchWeb", {"query": "new Indian restaurant Denver"})
-    await world.engine.tick()  # planning -> searching: a connection now holds that statement
+    await world.engine.tick()  # planning -> searching: the pool now holds connections
     run = await world.run_of(scout["id"])
     assert run["state"] == "searching"
+    async with world.db.engine.connect() as one, world.db.engine.connect() as two:
+        for conn in (one, two):  # more than one pooled connection to die
+            await conn.execute(sa.text("SELECT 1"))
     original = world.engine.runner._run_step
 
     async def step_then_restart(ctx: Any) -> Any:
         outcome = await original(ctx)
-        async with world.db.transaction() as conn:
-            killed = (await conn.execute(sa.text(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND query LIKE 'WITH moved%'"
-            ))).scalar_one()
-        assert killed == 1
+        # As a database restart would: every pooled connection dies under the worker.
+        admin = create_async_engine(database_url, poolclass=NullPool)
+        try:
+            async with admin.begin() as conn:
+                killed = (await conn.execute(sa.text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE pid <> pg_backend_pid() AND datname = current_database() "
+                    "AND backend_type = 'client backend'"))).scalar_one()
+        finally:
+            await admin.dispose()
+        assert killed >= 1
         return outcome
 
     monkeypatch.setattr(world.engine.runner, "_run_step", step_then_restart)

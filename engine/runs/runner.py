@@ -259,8 +259,10 @@ class Runner:
         if new_state in WORKING_STATES and self.db.dialect == "postgresql":
             # Nothing but the run and its history changes: one statement is the whole
             # transaction, and it cleans the services' text itself while encoding it
-            # (see run_store.advance_working).
-            async with self.db.single() as conn:
+            # (see run_store.advance_working). It goes through the driver, so a pooled
+            # connection on which SQLAlchemy began nothing runs it in autocommit, and the
+            # worker needs no second pool of connections.
+            async with self.db.engine.connect() as conn:
                 stored = await run_store.advance_working(
                     conn, execution["id"], expected_state=execution["state"],
                     worker=self.worker_id, values=values, step=step, now=utcnow())

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 import asyncpg
 import sqlalchemy as sa
@@ -323,7 +323,7 @@ async def update_guarded(
 
 
 # A working transition (the run goes on, no results to store) as ONE statement on
-# PostgreSQL, sent on an autocommit connection: the statement is its own transaction, so
+# PostgreSQL, sent outside any transaction block: the statement is its own transaction, so
 # the guarded UPDATE, the history INSERT and the live change-log row (with its NOTIFY)
 # commit together or not at all, in one round trip instead of five (BEGIN, three
 # statements, COMMIT). Data-modifying CTEs all run, whether the final SELECT reads them
@@ -372,6 +372,16 @@ _ADVANCE_CONSTANTS = dict(_ADVANCE.params)
 _TRANSIENT = ("08", "40", "53", "57")
 
 
+async def _connection_failed(conn: AsyncConnection, exc: Exception) -> NoReturn:
+    """Raise as SQLAlchemy would for a dead connection. A statement of its own on it fails
+    with a DBAPIError marked connection_invalidated, and the pool drops it and every older
+    connection (a restarted server killed those too), as for SQLAlchemy's own work. The
+    asyncpg errors for a connection that died mid-statement vary too much to sort here."""
+    await conn.exec_driver_sql("SELECT 1")
+    await conn.invalidate()  # it answered after all: still never hand it out again
+    raise sa.exc.OperationalError(ADVANCE_SQL, None, exc) from exc
+
+
 async def advance_working(
     conn: AsyncConnection,
     execution_id: uuid.UUID,
@@ -383,12 +393,13 @@ async def advance_working(
     now: datetime,
 ) -> dict[str, Any] | None:
     """`update_guarded` + `add_step` + the change-log row in one statement (PostgreSQL,
-    ``conn`` in autocommit). ``values`` holds exactly WORKING_COLUMNS and the step
-    number is the new transition counter. Service text is made storable here; returns
+    ``conn`` with no transaction begun: the driver then runs it in autocommit).
+    ``values`` holds exactly WORKING_COLUMNS and the step number is the new transition
+    counter. Service text is made storable here; returns
     ``values`` as stored, or None when the guard failed and nothing was written.
 
-    A lost connection is invalidated and raised as `sa.exc.OperationalError`, as
-    SQLAlchemy would; transient server failures too."""
+    A lost connection is invalidated and raised as SQLAlchemy raises it; transient
+    server failures as `sa.exc.OperationalError`."""
     checkpoint, checkpoint_json = storable_json(values["checkpoint"])
     _, input_json = storable_json(step["input_data"])
     _, output_json = storable_json(step["output_data"])
@@ -408,13 +419,15 @@ async def advance_working(
     assert driver is not None
     try:
         moved = await driver.fetchval(ADVANCE_SQL, *args)
-    except (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError) as exc:
-        await conn.invalidate()  # the pool must not hand this connection out again
-        raise sa.exc.OperationalError(ADVANCE_SQL, None, exc) from exc
     except asyncpg.PostgresError as exc:
+        if isinstance(exc, asyncpg.PostgresConnectionError):
+            await _connection_failed(conn, exc)
+        # The server refused the statement; the connection itself is fine.
         if str(exc.sqlstate or "").startswith(_TRANSIENT):
             raise sa.exc.OperationalError(ADVANCE_SQL, None, exc) from exc
         raise
+    except Exception as exc:  # the connection or the driver failed, not the statement
+        await _connection_failed(conn, exc)
     return {**values, "checkpoint": checkpoint} if moved else None
 
 
