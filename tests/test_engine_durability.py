@@ -41,6 +41,7 @@ async def test_crash_before_commit_repeats_the_transition_once(world: World, mon
 
     # The search happens (side effect), then the worker dies before its commit lands.
     real_add_step = run_store.add_step
+    real_advance = run_store.advance_working
 
     class WorkerDied(Exception):
         pass
@@ -49,11 +50,13 @@ async def test_crash_before_commit_repeats_the_transition_once(world: World, mon
         raise WorkerDied("killed between the side effect and the commit")
 
     monkeypatch.setattr(run_store, "add_step", die)
+    monkeypatch.setattr(run_store, "advance_working", die)  # PostgreSQL's one-statement save
     # A dead process records nothing, not even that its save failed.
     monkeypatch.setattr(world.engine.runner, "_commit_failed", die)
     report = await world.engine.tick()
     assert report.advanced == {str(run["id"]): "error"}
     monkeypatch.setattr(run_store, "add_step", real_add_step)
+    monkeypatch.setattr(run_store, "advance_working", real_advance)
     assert len(world.searxng.queries) == 1
     crashed = await world.run_of(scout["id"])
     assert crashed["state"] == "searching" and crashed["lease_owner"] == "worker-1"

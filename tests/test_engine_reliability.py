@@ -12,9 +12,12 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
+import orjson
 import pytest
 import sqlalchemy as sa
 from aiosmtpd.controller import Controller
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
 
 from engine import migrate
 from engine.clients.errors import ServiceBusy, ServiceError
@@ -24,7 +27,7 @@ from engine.db import Database
 from engine.storage import messages as message_store
 from engine.storage import outbox
 from engine.storage import runs as run_store
-from engine.storage.sanitize import clean, clean_text
+from engine.storage.sanitize import clean, clean_text, storable_json
 from engine.tables import notifications, scout_executions, users
 from engine.views import owner_text
 from tests.conftest import EMBEDDING_DIM
@@ -131,6 +134,68 @@ def test_clean_finds_bad_text_deep_in_a_conversation_whatever_else_it_holds() ->
     assert clean({"literal": "\\u0000 as typed"}) == {"literal": "\\u0000 as typed"}
 
 
+def test_storable_json_cleans_only_what_the_database_would_refuse() -> None:
+    checkpoint = {"messages": [{"role": "tool", "content": f"page {i}"} for i in range(50)],
+                  "round": 2}
+    stored, text = storable_json(checkpoint)
+    assert stored is checkpoint  # nothing to clean: the value itself, encoded once
+    assert orjson.loads(text) == checkpoint
+    checkpoint["messages"][40] = {"role": "tool", "content": "bad\x00 page", "k\ud800": ["x"]}
+    stored, text = storable_json(checkpoint)
+    assert stored["messages"][40] == {"role": "tool", "content": "bad page", "k\ufffd": ["x"]}
+    assert orjson.loads(text) == stored and "\\u0000" not in text
+    assert storable_json({"typed": "\\u0000 as text", 1: None}) == (
+        {"typed": "\\u0000 as text", 1: None}, '{"typed":"\\\\u0000 as text","1":null}')
+
+
+async def test_a_connection_dropped_under_a_transition_makes_the_run_wait(
+    world: World, database_url: str, monkeypatch
+) -> None:
+    """The connections die under a working transition (a database restart): the run
+    waits and retries instead of failing, and no dead connection is used again."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("only a server can drop a connection")
+    scout = await world.add_scout()
+    for _ in range(3):  # the failed save is redone, model call included
+        world.ollama.reply_tool_call("searchWeb", {"query": "new Indian restaurant Denver"})
+    await world.engine.tick()  # planning -> searching: the pool now holds connections
+    run = await world.run_of(scout["id"])
+    assert run["state"] == "searching"
+    async with world.db.engine.connect() as one, world.db.engine.connect() as two:
+        for conn in (one, two):  # more than one pooled connection to die
+            await conn.execute(sa.text("SELECT 1"))
+    original = world.engine.runner._run_step
+
+    async def step_then_restart(ctx: Any) -> Any:
+        outcome = await original(ctx)
+        # As a database restart would: every pooled connection dies under the worker.
+        admin = create_async_engine(database_url, poolclass=NullPool)
+        try:
+            async with admin.begin() as conn:
+                killed = (await conn.execute(sa.text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE pid <> pg_backend_pid() AND datname = current_database() "
+                    "AND backend_type = 'client backend'"))).scalar_one()
+        finally:
+            await admin.dispose()
+        assert killed >= 1
+        return outcome
+
+    monkeypatch.setattr(world.engine.runner, "_run_step", step_then_restart)
+    report = await world.engine.tick()
+    assert report.advanced == {str(run["id"]): "waiting"}
+    waiting = await world.run_of(scout["id"])
+    assert waiting["state"] == "searching" and waiting["lease_owner"] is None
+    assert waiting["transitions"] == 1 and len(await world.steps_of(run["id"])) == 1
+    assert waiting["next_run_at"] == world.clock.now + timedelta(seconds=15)
+    monkeypatch.setattr(world.engine.runner, "_run_step", original)
+    world.clock.advance(seconds=16)
+    report = await world.engine.tick()
+    assert report.advanced == {str(run["id"]): "searched"}
+    moved = await world.run_of(scout["id"])
+    assert moved["state"] == "planning" and moved["transitions"] == 2
+
+
 async def test_a_nul_in_the_model_answer_still_finishes_the_run(world: World) -> None:
     scout = await world.add_scout()
     world.ollama.reply_text(final_answer("## Ramen\x00 Bar opens\n\nOn March 3.\ud800"))
@@ -151,13 +216,20 @@ async def test_a_save_the_database_refuses_fails_the_run_at_once(
     scout = await world.add_scout()
     world.script_happy_path()
     real_add_step = run_store.add_step
+    real_advance = run_store.advance_working
 
     async def refuse(conn: Any, execution_id: Any, step: dict[str, Any], number: int) -> None:
         if step["description"].startswith("Round 1"):  # the step's result, not the failure
             raise sa.exc.DataError("INSERT ...", {}, ValueError("invalid byte sequence"))
         await real_add_step(conn, execution_id, step, number)
 
+    async def refuse_in_one_statement(*args: Any, **kwargs: Any) -> Any:
+        if kwargs["step"]["description"].startswith("Round 1"):
+            raise sa.exc.DataError("WITH moved AS ...", {}, ValueError("invalid byte sequence"))
+        return await real_advance(*args, **kwargs)
+
     monkeypatch.setattr(run_store, "add_step", refuse)
+    monkeypatch.setattr(run_store, "advance_working", refuse_in_one_statement)
     report = await world.engine.tick()
     run = await world.run_of(scout["id"])
     assert report.advanced == {str(run["id"]): "fail"}
@@ -174,11 +246,13 @@ async def test_a_save_that_meets_a_busy_database_releases_the_run_to_wait(
     for _ in range(2):  # the failed save is redone, model call included
         world.ollama.reply_tool_call("searchWeb", {"query": "new Indian restaurant Denver"})
     real_add_step = run_store.add_step
+    real_advance = run_store.advance_working
 
     async def locked(*args: Any, **kwargs: Any) -> None:
         raise sa.exc.OperationalError("INSERT ...", {}, RuntimeError("database is locked"))
 
     monkeypatch.setattr(run_store, "add_step", locked)
+    monkeypatch.setattr(run_store, "advance_working", locked)  # PostgreSQL's one statement
     report = await world.engine.tick()
     run = await world.run_of(scout["id"])
     assert report.advanced == {str(run["id"]): "waiting"}
@@ -191,6 +265,7 @@ async def test_a_save_that_meets_a_busy_database_releases_the_run_to_wait(
                                     "less than a minute")
 
     monkeypatch.setattr(run_store, "add_step", real_add_step)
+    monkeypatch.setattr(run_store, "advance_working", real_advance)
     world.clock.advance(seconds=16)  # no lease to wait out: the next try comes on time
     report = await world.engine.tick()
     assert report.advanced == {str(run["id"]): "search"}

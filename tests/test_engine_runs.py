@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from engine.runs.steps import copy_checkpoint
 from tests.engine_support import World, final_answer, world_for
 
 
@@ -211,3 +212,17 @@ async def test_model_missing_fails_with_the_fix(world: World) -> None:
     await world.engine.tick()
     run = await world.run_of(scout["id"])
     assert run["state"] == "failed" and "ollama pull qwen2.5:7b" in run["error_message"]
+
+
+def test_a_step_changes_its_own_copy_of_the_checkpoint_never_the_committed_one() -> None:
+    committed = {"messages": [{"role": "user", "content": "hi", "calls": [{"q": "a"}]}],
+                 "pending": [], "pair": ({"k": 1}, 2), "round": 1, "none": None}
+    copied = copy_checkpoint(committed)
+    assert copied == committed
+    copied["messages"][0]["calls"][0]["q"] = "changed"
+    copied["messages"].append({"role": "assistant"})
+    copied["pair"][0]["k"] = 2
+    copied["pending"].append("x")
+    assert committed == {"messages": [{"role": "user", "content": "hi", "calls": [{"q": "a"}]}],
+                         "pending": [], "pair": ({"k": 1}, 2), "round": 1, "none": None}
+    assert copy_checkpoint(None) is None

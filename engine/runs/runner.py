@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from engine.clients.errors import ServiceBusy, ServiceError
+from engine.clock import utcnow
 from engine.config import Settings
 from engine.db import Database
 from engine.notify import Notifier
@@ -240,7 +241,6 @@ class Runner:
         """New state + checkpoint + history row (+ results, bookkeeping, emails): one
         transaction, or nothing. ``execution`` is updated to what was committed; True when
         the lease was kept (``hold`` and the run is still working)."""
-        outcome = _storable(outcome)
         new_state = next_state(execution["state"], outcome.trigger)
         keep = hold and new_state in WORKING_STATES
         values: dict[str, Any] = {
@@ -254,6 +254,27 @@ class Runner:
             "lease_owner": self.worker_id if keep else None,
             "lease_expires_at": self.clock() + self.lease if keep else None,
         }
+        # The step began with the tick; it ends now, after its calls to the services.
+        step = {**outcome.step, "completed_at": max(now, self.clock())}
+        if new_state in WORKING_STATES and self.db.dialect == "postgresql":
+            # Nothing but the run and its history changes: one statement is the whole
+            # transaction, and it cleans the services' text itself while encoding it
+            # (see run_store.advance_working). It goes through the driver, so a pooled
+            # connection on which SQLAlchemy began nothing runs it in autocommit, and the
+            # worker needs no second pool of connections.
+            async with self.db.engine.connect() as conn:
+                stored = await run_store.advance_working(
+                    conn, execution["id"], expected_state=execution["state"],
+                    worker=self.worker_id, values=values, step=step, now=utcnow())
+            if stored is None:
+                raise LostRun(execution["id"])
+            for listener in self.db.on_announce:
+                listener()
+            execution.update(stored)
+            return keep
+        outcome = _storable(outcome)
+        values["checkpoint"] = outcome.checkpoint
+        step = {**outcome.step, "completed_at": step["completed_at"]}
         notify = False
         async with self.db.transaction() as conn:
             if new_state == "done":
@@ -266,8 +287,6 @@ class Runner:
                 worker=self.worker_id, values=values,
             ):
                 raise LostRun(execution["id"])
-            # The step began with the tick; it ends now, after its calls to the services.
-            step = {**outcome.step, "completed_at": max(now, self.clock())}
             await run_store.add_step(conn, execution["id"], step, values["transitions"])
             if new_state == "done":
                 await run_store.record_scout_success(conn, scout["id"], now)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from typing import Any, TypeVar
 
+import orjson
+
 T = TypeVar("T")
 
 # A decoded str holds surrogate code points only when they are unpaired.
@@ -42,3 +44,24 @@ def _clean(value: Any) -> Any:
     if isinstance(value, tuple):
         return tuple(_clean(item) for item in value)
     return value
+
+
+# What orjson writes for a NUL; a text that merely spells it out (a backslash typed
+# before "u0000") also contains it, and is then only walked for nothing.
+_NUL_ESCAPED = b"\\u0000"
+
+
+def storable_json(value: T) -> tuple[T, str]:
+    """``value`` made storable, and its JSON text (orjson, non-string keys allowed, as
+    engine.db encodes JSON columns).
+
+    The common case costs one encoding and no walk: orjson refuses lone surrogates and
+    writes NUL as an escape, so only data that trips either is cleaned and encoded again."""
+    try:
+        encoded = orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+    except orjson.JSONEncodeError:
+        encoded = b""
+    if not encoded or _NUL_ESCAPED in encoded:
+        value = clean(value)
+        encoded = orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+    return value, encoded.decode()
