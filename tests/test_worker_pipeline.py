@@ -72,9 +72,15 @@ def counting_statements(
     for engine in engines:
         for name, listener in listeners:
             event.listen(engine, name, listener)
+
+    def on_driver_statement(statement: str) -> None:  # reads sent past SQLAlchemy's events
+        note(statement.split(None, 1)[0].upper())
+
+    db.on_driver_statement.append(on_driver_statement)
     try:
         yield seen
     finally:
+        db.on_driver_statement.remove(on_driver_statement)
         for engine in engines:
             for name, listener in listeners:
                 event.remove(engine, name, listener)
