@@ -39,6 +39,15 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
 
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Any:
+        if dialect.name == "postgresql" and dialect.driver == "asyncpg":
+            # asyncpg decodes timestamptz as aware datetimes in UTC (datetime.UTC)
+            # already: converting each one again in Python cost every read that lists
+            # rows, a few dozen calls per scout list. (Only 'infinity', which nothing
+            # here writes, would come back naive.)
+            return None
+        return super().result_processor(dialect, coltype)
+
 
 class Embedding(sa.TypeDecorator[list[float]]):
     """pgvector ``vector(dim)`` on PostgreSQL; packed float32 bytes on SQLite."""

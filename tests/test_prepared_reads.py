@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -57,7 +57,10 @@ async def test_driver_rows_equal_sqlalchemys_rows(db: Database, clock: FakeClock
         assert {k: type(v) for k, v in got.items()} == {k: type(v) for k, v in want.items()}
     cancelled = next(row for row in rows if row["latest_cancelled_at"] is not None)
     assert cancelled["latest_state"] == "failed"
-    assert all(row["updated_at"].tzinfo is not None for row in rows)
+    # Times come back aware and in UTC on both databases, as written.
+    assert all(row["updated_at"].tzinfo is UTC for row in rows)
+    full = next(row for row in rows if row["is_active"])
+    assert full["last_manual_run_at"] == clock.now and full["latest_completed_at"] == clock.now
 
 
 async def test_an_unknown_user_has_no_list(db: Database) -> None:

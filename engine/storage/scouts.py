@@ -11,6 +11,7 @@ from engine.live import changes
 from engine.storage.prepared import PreparedRead
 from engine.storage.rows import as_dict
 from engine.tables import scout_executions, scouts, users
+from engine.views import SCOUT_KEYS
 
 if TYPE_CHECKING:
     from engine.db import Database
@@ -90,8 +91,11 @@ def _list_statement(lateral: bool) -> sa.Select[Any]:
         runs = scout_executions.alias("latest")
         joined = owned.outerjoin(runs, runs.c.id == latest_id)
         columns = _latest_columns(runs)
+    # Only what the list shows (engine/views.py): on SQLite every column read is a
+    # conversion in Python, and the row itself proves the account exists.
+    listed = [scouts.c[key] for key in (*SCOUT_KEYS, "last_manual_run_at")]
     return (
-        sa.select(users.c.id.label("owner_id"), *scouts.c, *columns)
+        sa.select(*listed, *columns)
         .select_from(joined)
         .where(users.c.id == sa.bindparam("user_id", type_=sa.Uuid))
         .order_by(scouts.c.updated_at.desc(), scouts.c.id)
