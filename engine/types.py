@@ -46,7 +46,22 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
             # rows, a few dozen calls per scout list. (Only 'infinity', which nothing
             # here writes, would come back naive.)
             return None
-        return super().result_processor(dialect, coltype)
+        generic = super().result_processor(dialect, coltype)
+        if dialect.name != "sqlite":
+            return generic
+
+        def parse_sqlite(value: Any) -> datetime | None:
+            # SQLite hands back the naive UTC text written above; parsing it with its
+            # offset appended is several times quicker than parsing it and then
+            # replace(tzinfo=...), and a scout list reads dozens of them.
+            if value.__class__ is str:
+                try:
+                    return datetime.fromisoformat(value + "+00:00")
+                except ValueError:
+                    pass  # not the text we write: SQLAlchemy's own conversion decides
+            return generic(value) if generic is not None else value
+
+        return parse_sqlite
 
 
 class Embedding(sa.TypeDecorator[list[float]]):

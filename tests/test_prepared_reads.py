@@ -122,3 +122,28 @@ async def test_sqlite_keeps_its_pooled_connections_under_load(tmp_path: Any) -> 
     finally:
         await db.close()
     assert opened <= 4
+
+
+async def test_times_read_back_as_written_in_utc(db: Database) -> None:
+    from datetime import datetime, timezone
+
+    from engine.tables import users
+
+    written = {
+        "micro@example.com": datetime(2026, 3, 1, 9, 0, 5, 123456, tzinfo=UTC),
+        "whole@example.com": datetime(2026, 3, 1, 9, 0, 5, tzinfo=UTC),
+        "east@example.com": datetime(2026, 3, 1, 11, 0, tzinfo=timezone(timedelta(hours=2))),
+    }
+    async with db.transaction() as conn:
+        for email, at in written.items():
+            await create_user(conn, email, "x", at)
+        if db.dialect == "sqlite":  # text another tool may have written: no fraction
+            await conn.execute(sa.text(
+                "INSERT INTO users (id, email, created_at) "
+                "VALUES ('0123456789abcdef0123456789abcdef', 'raw@example.com', "
+                "'2026-03-01 09:00:00')"))
+            written["raw@example.com"] = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+    async with db.read() as conn:
+        read = dict((await conn.execute(sa.select(users.c.email, users.c.created_at))).all())
+    assert read == written
+    assert all(at.tzinfo is UTC for at in read.values())
