@@ -14,6 +14,7 @@ from sqlalchemy.pool import NullPool
 
 from engine.live import changes
 from engine.storage.prepared import PreparedRead
+from engine.storage.sqlite_reader import InlineReader
 
 READ_ONLY = "scouts_read_only"
 # A connection that runs single statements without BEGIN/COMMIT around them: one
@@ -128,6 +129,7 @@ class Database:
         # Told the SQL of every statement `fetch_prepared` sends past SQLAlchemy's
         # events (statement counts in tests).
         self.on_driver_statement: list[Callable[[str], None]] = []
+        self._inline: InlineReader | None = None
         if self.engine.dialect.name == "postgresql":
             # A pool of its own whose connections are born in autocommit: switching a
             # pooled connection's isolation level on every checkout showed in profiles.
@@ -138,6 +140,9 @@ class Database:
             # Its own pool without the ROLLBACK on return, which these connections never
             # need (they never BEGIN) and which costs aiosqlite a thread hop per request.
             # An in-memory database exists once per connection, so it shares the pool.
+            database = sa.engine.make_url(url).database
+            if database and ":memory:" not in url and "uri=" not in url:
+                self._inline = InlineReader(database)
             single = (self.engine if ":memory:" in url
                       else _sqlite_single_engine(url, pool_size))
             self._single = single.execution_options(**{SINGLE_STATEMENT: True})
@@ -196,8 +201,10 @@ class Database:
         self, read: PreparedRead, **values: Any
     ) -> list[dict[str, Any]]:
         """Rows of ONE read statement, straight from the driver: one round trip without
-        BEGIN/COMMIT on PostgreSQL, one trip to the connection's thread on SQLite. A
-        connection the server dropped is replaced and the read repeated once."""
+        BEGIN/COMMIT on PostgreSQL; on SQLite a read on the event loop's thread when no
+        lock is in the way (engine/storage/sqlite_reader.py), else one trip to an
+        aiosqlite connection's thread. A connection the server dropped is replaced and
+        the read repeated once."""
         compiled = read.compiled(self._single.dialect)
         arguments = compiled.arguments(values)
         for listener in self.on_driver_statement:
@@ -208,6 +215,10 @@ class Database:
             return compiled.rows(await self._fetch_driver(compiled.sql, arguments))
 
     async def _fetch_driver(self, sql: str, arguments: list[Any]) -> Any:
+        if self._inline is not None:
+            rows = self._inline.fetch(sql, arguments)
+            if rows is not None:
+                return rows
         connection = await self._single.raw_connection()
         driver = connection.driver_connection
         try:
@@ -236,6 +247,8 @@ class Database:
         return True
 
     async def close(self) -> None:
+        if self._inline is not None:
+            self._inline.close()
         await self.engine.dispose()
         if self._single.pool is not self.engine.pool:
             await self._single.dispose()

@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, timedelta
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from sqlalchemy import event
 
@@ -147,3 +148,59 @@ async def test_times_read_back_as_written_in_utc(db: Database) -> None:
         read = dict((await conn.execute(sa.select(users.c.email, users.c.created_at))).all())
     assert read == written
     assert all(at.tzinfo is UTC for at in read.values())
+
+
+def test_the_inline_reader_never_waits_for_a_lock(tmp_path: Any) -> None:
+    """Held up by a lock, the loop-thread reader gives up at once (None: take the
+    thread path, which may wait) instead of blocking the event loop."""
+    import sqlite3
+    import time
+
+    from engine.storage.sqlite_reader import InlineReader
+
+    path = tmp_path / "plain.db"  # a rollback journal: an exclusive writer blocks readers
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("CREATE TABLE t (x INTEGER)")
+    holder.execute("INSERT INTO t VALUES (1)")
+    reader = InlineReader(str(path))
+    try:
+        assert reader.fetch("SELECT x FROM t", []) == [(1,)]
+        holder.execute("BEGIN EXCLUSIVE")
+        holder.execute("INSERT INTO t VALUES (2)")
+        started = time.monotonic()
+        assert reader.fetch("SELECT x FROM t", []) is None
+        assert time.monotonic() - started < 0.5
+        holder.execute("COMMIT")
+        assert reader.fetch("SELECT x FROM t ORDER BY x", []) == [(1,), (2,)]
+        with pytest.raises(sqlite3.OperationalError):
+            reader.fetch("SELECT nothing FROM t", [])
+        with pytest.raises(sqlite3.OperationalError):  # it only reads
+            reader.fetch("INSERT INTO t VALUES (3)", [])
+    finally:
+        reader.close()
+        holder.close()
+
+
+async def test_a_read_the_inline_reader_gives_up_on_is_served_by_aiosqlite(
+    tmp_path: Any, clock: FakeClock
+) -> None:
+    from engine import migrate
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'fallback.db'}"
+    await asyncio.to_thread(migrate.upgrade, url, 8)
+    db = Database(url, pool_size=2)
+    try:
+        user_id = await _owner_with_history(db, clock)
+        inline = await list_scouts(db, user_id)
+        assert db._inline is not None
+        asked: list[str] = []
+
+        def busy(sql: str, arguments: list[Any]) -> None:
+            asked.append(sql)
+            return None
+
+        db._inline.fetch = busy  # type: ignore[method-assign,assignment]
+        assert await list_scouts(db, user_id) == inline
+        assert len(asked) == 1
+    finally:
+        await db.close()
