@@ -166,7 +166,14 @@ class Database:
                 yield conn
                 await changes.flush(conn)
             finally:
-                announced = changes.discard(conn)
+                try:
+                    announced = changes.discard(conn)
+                except sa.exc.PendingRollbackError:
+                    # A statement was interrupted (its task cancelled, at shutdown): the
+                    # connection refuses even this until rolled back, and raising here
+                    # would hide the cancellation behind a logged traceback. Nothing
+                    # was committed, so there is nothing to announce.
+                    announced = False
         if announced:
             for listener in self.on_announce:
                 listener()
