@@ -9,6 +9,7 @@ import signal
 
 from aiohttp import web
 
+from api.access_log import QuickAccessLogger
 from api.app import build_services, create_app
 from engine import cli as engine_cli
 from engine.config import Settings
@@ -22,8 +23,9 @@ async def _serve(settings: Settings) -> None:
         log.warning("JWT_SECRET is not set: using a random one, so sessions end on restart")
     services = build_services(settings)
     app = create_app(services, run_scheduler=settings.scheduler_enabled)
-    # The default access log format records no headers, so tokens never reach the log.
-    runner = web.AppRunner(app, access_log=logging.getLogger("aiohttp.access"))
+    # The access log records no credentials (see api/access_log.py).
+    runner = web.AppRunner(app, access_log=logging.getLogger("aiohttp.access"),
+                           access_log_class=QuickAccessLogger)
     await runner.setup()
     site = web.TCPSite(runner, settings.api_host, settings.api_port)
     await site.start()

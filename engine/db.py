@@ -13,6 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.pool import NullPool
 
 from engine.live import changes
+from engine.storage.prepared import PreparedRead
+from engine.storage.sqlite_reader import InlineReader
 
 READ_ONLY = "scouts_read_only"
 # A connection that runs single statements without BEGIN/COMMIT around them: one
@@ -61,6 +63,12 @@ def create_engine(
 ) -> AsyncEngine:
     if url.startswith("sqlite"):
         extra: dict[str, Any] = {} if reset_on_return else {"pool_reset_on_return": None}
+        if ":memory:" not in url:
+            # SQLAlchemy's default for aiosqlite files is 5 pooled plus 10 overflow
+            # connections, and an overflow connection is closed when given back: under
+            # load every request past the fifth opened a connection, its thread and its
+            # PRAGMAs, then closed them again.
+            extra.update(pool_size=pool_size, max_overflow=0)
         if isolation_level:
             extra["isolation_level"] = isolation_level
         engine = create_async_engine(url, poolclass=NullPool if ":memory:" in url else None,
@@ -86,11 +94,12 @@ def create_engine(
                                **options)
 
 
-def _sqlite_single_engine(url: str) -> AsyncEngine:
+def _sqlite_single_engine(url: str, pool_size: int) -> AsyncEngine:
     """SQLite connections for single statements: autocommit, and never a ROLLBACK, which
     SQLAlchemy sends when a connection is given back even if nothing began; through
     aiosqlite that is one more trip to the connection's thread on every request."""
-    engine = create_engine(url, reset_on_return=False, isolation_level="AUTOCOMMIT")
+    engine = create_engine(url, pool_size=pool_size, reset_on_return=False,
+                           isolation_level="AUTOCOMMIT")
 
     def no_transaction_to_roll_back(_dbapi_connection: Any) -> None:
         return None
@@ -98,6 +107,10 @@ def _sqlite_single_engine(url: str) -> AsyncEngine:
     dialect = engine.sync_engine.dialect
     dialect.do_rollback = no_transaction_to_roll_back  # type: ignore[method-assign,assignment]
     return engine
+
+
+class _DroppedConnection(Exception):
+    pass
 
 
 def is_dropped_connection(exc: BaseException) -> bool:
@@ -113,6 +126,10 @@ class Database:
         # Called after a transaction that announced changes has committed (engine/live):
         # in-process listeners hear of them at once instead of at the next poll.
         self.on_announce: list[Callable[[], None]] = []
+        # Told the SQL of every statement `fetch_prepared` sends past SQLAlchemy's
+        # events (statement counts in tests).
+        self.on_driver_statement: list[Callable[[str], None]] = []
+        self._inline: InlineReader | None = None
         if self.engine.dialect.name == "postgresql":
             # A pool of its own whose connections are born in autocommit: switching a
             # pooled connection's isolation level on every checkout showed in profiles.
@@ -123,7 +140,11 @@ class Database:
             # Its own pool without the ROLLBACK on return, which these connections never
             # need (they never BEGIN) and which costs aiosqlite a thread hop per request.
             # An in-memory database exists once per connection, so it shares the pool.
-            single = self.engine if ":memory:" in url else _sqlite_single_engine(url)
+            database = sa.engine.make_url(url).database
+            if database and ":memory:" not in url and "uri=" not in url:
+                self._inline = InlineReader(database)
+            single = (self.engine if ":memory:" in url
+                      else _sqlite_single_engine(url, pool_size))
             self._single = single.execution_options(**{SINGLE_STATEMENT: True})
 
     @property
@@ -145,7 +166,14 @@ class Database:
                 yield conn
                 await changes.flush(conn)
             finally:
-                announced = changes.discard(conn)
+                try:
+                    announced = changes.discard(conn)
+                except sa.exc.PendingRollbackError:
+                    # A statement was interrupted (its task cancelled, at shutdown): the
+                    # connection refuses even this until rolled back, and raising here
+                    # would hide the cancellation behind a logged traceback. Nothing
+                    # was committed, so there is nothing to announce.
+                    announced = False
         if announced:
             for listener in self.on_announce:
                 listener()
@@ -176,6 +204,44 @@ class Database:
                 raise
         return await work()
 
+    async def fetch_prepared(
+        self, read: PreparedRead, **values: Any
+    ) -> list[dict[str, Any]]:
+        """Rows of ONE read statement, straight from the driver: one round trip without
+        BEGIN/COMMIT on PostgreSQL; on SQLite a read on the event loop's thread when no
+        lock is in the way (engine/storage/sqlite_reader.py), else one trip to an
+        aiosqlite connection's thread. A connection the server dropped is replaced and
+        the read repeated once."""
+        compiled = read.compiled(self._single.dialect)
+        arguments = compiled.arguments(values)
+        for listener in self.on_driver_statement:
+            listener(compiled.sql)
+        try:
+            return compiled.rows(await self._fetch_driver(compiled.sql, arguments))
+        except _DroppedConnection:
+            return compiled.rows(await self._fetch_driver(compiled.sql, arguments))
+
+    async def _fetch_driver(self, sql: str, arguments: list[Any]) -> Any:
+        if self._inline is not None:
+            rows = self._inline.fetch(sql, arguments)
+            if rows is not None:
+                return rows
+        connection = await self._single.raw_connection()
+        driver = connection.driver_connection
+        try:
+            if self.dialect == "postgresql":
+                return await driver.fetch(sql, *arguments)  # type: ignore[union-attr]
+            return await driver.execute_fetchall(sql, arguments)  # type: ignore[union-attr]
+        except Exception as exc:
+            if self.dialect == "postgresql" and driver.is_closed():  # type: ignore[union-attr]
+                # What SQLAlchemy does on a disconnect: this connection is discarded and
+                # every pooled one opened before now is replaced at its next checkout.
+                self._single.sync_engine.pool._invalidate(connection, exc)
+                raise _DroppedConnection() from exc
+            raise
+        finally:
+            connection.close()
+
     async def ping(self) -> bool:
         async def select_one() -> None:
             async with self.single() as conn:
@@ -188,6 +254,8 @@ class Database:
         return True
 
     async def close(self) -> None:
+        if self._inline is not None:
+            self._inline.close()
         await self.engine.dispose()
         if self._single.pool is not self.engine.pool:
             await self._single.dispose()

@@ -88,11 +88,7 @@ class Scouts:
         """One statement, no transaction around it: it is the hot path of the UI, and the
         same round trip proves the account still exists (Unauthorized otherwise)."""
 
-        async def fetch() -> list[dict[str, Any]] | None:
-            async with self.db.single() as conn:
-                return await scout_store.list_scouts(conn, user_id)
-
-        rows = await self.db.retrying(fetch)
+        rows = await scout_store.list_scouts(self.db, user_id)
         if rows is None:
             raise Unauthorized("account no longer exists")
         at = now or utcnow()

@@ -154,7 +154,8 @@ scout_executions = sa.Table(
         "state IN ('planning', 'searching', 'reading', 'summarizing', 'done', 'failed')",
         name="state",
     ),
-    sa.Index("ix_scout_executions_scout_id_created_at", "scout_id", "created_at"),
+    # With the id, "each scout's latest run" (created_at DESC, id DESC) is one index step.
+    sa.Index("ix_scout_executions_scout_id_created_at_id", "scout_id", "created_at", "id"),
     # The database, not Python, guarantees that a scout never has two runs in flight.
     sa.Index(
         "uq_scout_executions_one_in_flight",

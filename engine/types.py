@@ -39,6 +39,30 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
 
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Any:
+        if dialect.name == "postgresql" and dialect.driver == "asyncpg":
+            # asyncpg decodes timestamptz as aware datetimes in UTC (datetime.UTC)
+            # already: converting each one again in Python cost every read that lists
+            # rows, a few dozen calls per scout list. (Only 'infinity', which nothing
+            # here writes, would come back naive.)
+            return None
+        generic = super().result_processor(dialect, coltype)
+        if dialect.name != "sqlite":
+            return generic
+
+        def parse_sqlite(value: Any) -> datetime | None:
+            # SQLite hands back the naive UTC text written above; parsing it with its
+            # offset appended is several times quicker than parsing it and then
+            # replace(tzinfo=...), and a scout list reads dozens of them.
+            if value.__class__ is str:
+                try:
+                    return datetime.fromisoformat(value + "+00:00")
+                except ValueError:
+                    pass  # not the text we write: SQLAlchemy's own conversion decides
+            return generic(value) if generic is not None else value
+
+        return parse_sqlite
+
 
 class Embedding(sa.TypeDecorator[list[float]]):
     """pgvector ``vector(dim)`` on PostgreSQL; packed float32 bytes on SQLite."""

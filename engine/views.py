@@ -39,8 +39,8 @@ def run_now_available_at(row: dict[str, Any], now: datetime) -> datetime | None:
 
 
 def scout_view(row: dict[str, Any], now: datetime) -> dict[str, Any]:
-    view = {key: row.get(key) for key in SCOUT_KEYS}
-    view["search_queries"] = list(row.get("search_queries") or [])
+    view = dict(zip(SCOUT_KEYS, map(row.get, SCOUT_KEYS), strict=True))
+    view["search_queries"] = list(view["search_queries"] or [])
     view["is_complete"] = is_complete(row)
     view["run_now_available_at"] = run_now_available_at(row, now)
     return view

@@ -77,3 +77,22 @@ def test_responses_encode_times_and_ids_as_before() -> None:
     assert dumps({"at": when, "id": ident, "whole": when.replace(microsecond=0)}) == (
         b'{"at":"2026-03-03T12:30:05.123456+00:00",'
         b'"id":"12345678-1234-5678-1234-567812345678","whole":"2026-03-03T12:30:05+00:00"}')
+
+
+def test_is_complete_agrees_with_the_missing_fields_it_reports() -> None:
+    import itertools
+
+    from engine.validation import is_complete, missing_fields
+
+    filled = {"title": "T", "goal": "G", "description": "D", "search_queries": ["q"],
+              "frequency": "daily", "location": {"city": "Denver"}}
+    empties: dict[str, list[object]] = {
+        "title": [None, ""], "goal": [None, ""], "description": [None, ""],
+        "search_queries": [None, []], "frequency": [None, ""],
+        "location": [None, {}, {"city": ""}, {"latitude": 1.0}]}
+    for mask in itertools.product((False, True), repeat=len(filled)):
+        for pick in range(4):
+            scout = {key: (value if keep else empties[key][pick % len(empties[key])])
+                     for keep, (key, value) in zip(mask, filled.items(), strict=True)}
+            assert is_complete(scout) == (not missing_fields(scout)), scout
+    assert is_complete(filled) and not is_complete({})

@@ -77,6 +77,8 @@ def counting_statements(
         # transition); asyncpg also logs the BEGIN/COMMIT it sends for SQLAlchemy, which
         # the events above count already, and its own type lookups on a new connection,
         # which those never counted either.
+        if record.query in reported:
+            return  # a prepared read, counted by the database's own hook
         if record.query in DRIVER_INTROSPECTION or "'jit'" in record.query:
             return  # the lookups, and the jit setting asyncpg switches off around them
         if not record.query.lstrip().upper().startswith(("BEGIN", "COMMIT", "ROLLBACK")):
@@ -89,6 +91,7 @@ def counting_statements(
             checked_out.append(driver)
 
     checked_out: list[Any] = []
+    reported: set[str] = set()
     listeners = [("before_cursor_execute", on_execute), ("begin", on_begin),
                  ("commit", on_end("COMMIT")), ("rollback", on_end("ROLLBACK"))]
     engines = [engine.sync_engine for engine in db.engines]
@@ -96,9 +99,16 @@ def counting_statements(
         for name, listener in listeners:
             event.listen(engine, name, listener)
         event.listen(engine.pool, "checkout", on_checkout)
+
+    def on_driver_statement(statement: str) -> None:  # reads sent past SQLAlchemy's events
+        reported.add(statement)
+        note(statement.split(None, 1)[0].upper())
+
+    db.on_driver_statement.append(on_driver_statement)
     try:
         yield seen
     finally:
+        db.on_driver_statement.remove(on_driver_statement)
         for engine in engines:
             for name, listener in listeners:
                 event.remove(engine, name, listener)

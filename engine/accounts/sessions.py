@@ -14,6 +14,7 @@ import idna
 
 from engine.accounts import auth
 from engine.accounts.ratelimit import SlidingWindowLimiter
+from engine.accounts.token_cache import AccessTokenCache
 from engine.config import Settings
 from engine.db import Database
 from engine.errors import Conflict, RateLimited, Unauthorized, ValidationFailed
@@ -102,6 +103,7 @@ class Accounts:
             LOGIN_LIMIT_PER_EMAIL, LOGIN_WINDOW_SECONDS
         )
         self.by_address = SlidingWindowLimiter(LOGIN_LIMIT_PER_ADDRESS, LOGIN_WINDOW_SECONDS)
+        self.tokens = AccessTokenCache(settings.jwt_secret)
 
     async def signup(self, email: Any, password: Any, now: datetime) -> Session:
         email = normalise_email(email)
@@ -194,18 +196,16 @@ class Accounts:
 
     def user_id_for_token(self, token: str, now: datetime) -> uuid.UUID:
         """The caller's id from a valid access token, without asking the database."""
-        claims = auth.decode_access_token(self.settings.jwt_secret, token, now)
-        user_id: uuid.UUID = claims["sub"]
-        return user_id
+        return self.tokens.verify(token, now)[0]
 
     async def user_for_token(self, token: str, now: datetime) -> dict[str, Any]:
-        claims = auth.decode_access_token(self.settings.jwt_secret, token, now)
+        user_id = self.tokens.verify(token, now)[0]
 
         async def fetch() -> dict[str, Any] | None:
             # One statement with no BEGIN/COMMIT around it: this runs before every
             # authenticated request.
             async with self.db.single() as conn:
-                return await user_store.get_user(conn, claims["sub"])
+                return await user_store.get_user(conn, user_id)
 
         user = await self.db.retrying(fetch)
         if user is None:

@@ -2,14 +2,19 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from engine.live import changes
+from engine.storage.prepared import PreparedRead
 from engine.storage.rows import as_dict
 from engine.tables import scout_executions, scouts, users
+from engine.views import SCOUT_KEYS
+
+if TYPE_CHECKING:
+    from engine.db import Database
 
 
 async def create_scout(
@@ -86,25 +91,31 @@ def _list_statement(lateral: bool) -> sa.Select[Any]:
         runs = scout_executions.alias("latest")
         joined = owned.outerjoin(runs, runs.c.id == latest_id)
         columns = _latest_columns(runs)
+    # Only what the list shows (engine/views.py): on SQLite every column read is a
+    # conversion in Python, and the row itself proves the account exists.
+    listed = [scouts.c[key] for key in (*SCOUT_KEYS, "last_manual_run_at")]
     return (
-        sa.select(users.c.id.label("owner_id"), *scouts.c, *columns)
+        sa.select(*listed, *columns)
         .select_from(joined)
         .where(users.c.id == sa.bindparam("user_id", type_=sa.Uuid))
         .order_by(scouts.c.updated_at.desc(), scouts.c.id)
     )
 
 
-# Built once: constructing this statement costs more than running it from the cache.
-LIST_SCOUTS = {"postgresql": _list_statement(lateral=True),
-               "sqlite": _list_statement(lateral=False)}
+# Built and compiled once, run at the driver level: this is the UI's hottest read.
+LIST_SCOUTS = {"postgresql": PreparedRead(_list_statement(lateral=True)),
+               "sqlite": PreparedRead(_list_statement(lateral=False))}
 
 
-async def list_scouts(conn: AsyncConnection, user_id: uuid.UUID) -> list[dict[str, Any]] | None:
-    """The user's scouts (see _list_statement); None when the user does not exist."""
-    rows = (await conn.execute(LIST_SCOUTS[conn.dialect.name], {"user_id": user_id})).all()
+async def list_scouts(db: Database, user_id: uuid.UUID) -> list[dict[str, Any]] | None:
+    """The user's scouts (see _list_statement); None when the user does not exist.
+
+    Unlike the other functions here it takes the database, not a connection: it is one
+    statement on a connection of its own, with no transaction to join."""
+    rows = await db.fetch_prepared(LIST_SCOUTS[db.dialect], user_id=user_id)
     if not rows:
         return None
-    return [dict(row._mapping) for row in rows if row.id is not None]
+    return [row for row in rows if row["id"] is not None]
 
 
 async def update_scout(
