@@ -6,7 +6,7 @@ such row is rewritten to its normal form unless another account already holds th
 those pairs are left as they are and named in the log, for an operator to settle.
 
 Revision ID: 0014
-Revises: 0009
+Revises: 0012
 Create Date: 2026-11-28
 """
 
@@ -21,7 +21,7 @@ from engine.accounts.sessions import normalise_email
 from engine.errors import ValidationFailed
 
 revision = "0014"
-down_revision = "0009"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
