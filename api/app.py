@@ -113,8 +113,8 @@ def create_app(
     app.router.add_routes(findings_routes)
     owner_routes.setup(app, services)
 
-    if run_scheduler:
-        app.cleanup_ctx.append(_scheduler(services))
+    # Cleanup runs in reverse order: the live hub stops, then the scheduler finishes its
+    # transactions, and only then do the pool and the service clients close.
     if own_database:
         async def close_resources(_app: web.Application) -> AsyncIterator[None]:
             yield
@@ -122,7 +122,8 @@ def create_app(
             await services.db.close()
 
         app.cleanup_ctx.append(close_resources)
-    # After close_resources: cleanup runs in reverse, so the hub stops before the pool closes.
+    if run_scheduler:
+        app.cleanup_ctx.append(_scheduler(services))
     live_routes.install(app, services)
     return app
 
