@@ -5,7 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import sqlalchemy as sa
 from aiohttp.test_utils import TestClient
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
 
 
 class FakeClock:
@@ -62,3 +65,17 @@ async def signup(client: TestClient, email: str, password: str = "correct horse"
         body = await r.json()
         assert r.status == 201, body
     return User(client, body)
+
+
+async def kill_client_connections(database_url: str) -> int:
+    """As a database restart would: every other client connection to the database dies.
+    Returns how many were terminated (PostgreSQL only)."""
+    admin = create_async_engine(database_url, poolclass=NullPool)
+    try:
+        async with admin.begin() as conn:
+            return int((await conn.execute(sa.text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE pid <> pg_backend_pid() AND datname = current_database() "
+                "AND backend_type = 'client backend'"))).scalar_one())
+    finally:
+        await admin.dispose()

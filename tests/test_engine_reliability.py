@@ -16,8 +16,6 @@ import orjson
 import pytest
 import sqlalchemy as sa
 from aiosmtpd.controller import Controller
-from sqlalchemy.ext.asyncio import create_async_engine
-from sqlalchemy.pool import NullPool
 
 from engine import migrate
 from engine.clients.errors import ServiceBusy, ServiceError
@@ -33,6 +31,7 @@ from engine.views import owner_text
 from tests.conftest import EMBEDDING_DIM
 from tests.engine_support import FAST_RETRY, World, final_answer, world_for
 from tests.fakes.smtp_sink import _free_port
+from tests.support import kill_client_connections
 from tests.test_cli import scouts, seed_run
 
 
@@ -169,15 +168,7 @@ async def test_a_connection_dropped_under_a_transition_makes_the_run_wait(
     async def step_then_restart(ctx: Any) -> Any:
         outcome = await original(ctx)
         # As a database restart would: every pooled connection dies under the worker.
-        admin = create_async_engine(database_url, poolclass=NullPool)
-        try:
-            async with admin.begin() as conn:
-                killed = (await conn.execute(sa.text(
-                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                    "WHERE pid <> pg_backend_pid() AND datname = current_database() "
-                    "AND backend_type = 'client backend'"))).scalar_one()
-        finally:
-            await admin.dispose()
+        killed = await kill_client_connections(database_url)
         assert killed >= 1
         return outcome
 

@@ -14,8 +14,6 @@ import asyncpg.introspection
 import pytest
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.ext.asyncio import create_async_engine
-from sqlalchemy.pool import NullPool
 
 from api.live_routes import LIVE_HUB
 from engine.db import SINGLE_STATEMENT, Database
@@ -24,7 +22,7 @@ from engine.storage import runs as run_store
 from engine.tables import live_events, scout_executions, scouts
 from tests.engine_support import FAST_RETRY, World, world_for
 from tests.fakes.demo import install_demo
-from tests.support import COMPLETE_SCOUT
+from tests.support import COMPLETE_SCOUT, kill_client_connections
 
 
 @pytest.fixture
@@ -340,15 +338,7 @@ async def test_the_scout_list_survives_a_dropped_connection(
     async with client.get("/api/scouts", headers=user.headers) as resp:
         assert resp.status == 200  # the pool now holds a connection
     # As a database restart would: every pooled connection dies under the server.
-    admin = create_async_engine(database_url, poolclass=NullPool)
-    try:
-        async with admin.begin() as conn:
-            killed = (await conn.execute(sa.text(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                "WHERE pid <> pg_backend_pid() AND datname = current_database() "
-                "AND backend_type = 'client backend'"))).scalar_one()
-    finally:
-        await admin.dispose()
+    killed = await kill_client_connections(database_url)
     assert killed >= 1
     async with client.get("/api/scouts", headers=user.headers) as resp:
         body = await resp.json()
