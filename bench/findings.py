@@ -252,7 +252,9 @@ def percentile(sorted_ms: list[float], p: float) -> float:
 
 async def measure(url: str, data: Dataset, queries: int, rows: int) -> dict[str, Any]:
     """Per probed user: wall-clock p50/p99 of the whole search and recall@10; on PostgreSQL
-    also the server's own planning + execution time for the ranking statement."""
+    also the server's own planning + execution time for the ranking statement (EXPLAIN
+    ANALYZE without per-node timing, which would add a clock read per row) and the CPU
+    time its process spent per search."""
     db = Database(url)
     embedder = FixedEmbedding()
     search = FindingsSearch(db, embedder, data.dim)  # type: ignore[arg-type]
@@ -270,11 +272,19 @@ async def measure(url: str, data: Dataset, queries: int, rows: int) -> dict[str,
             for _, vector in asked[:10]:  # warm the caches and the prepared statements
                 embedder.vector = vector
                 await search.search(user_id, FindingsQuery("warm up", TOP_K))
-            for kind, vector in asked:
+            # First the searches alone, so that nothing else runs between them.
+            backend = await backend_pid(db)
+            cpu_before = process_cpu_seconds(backend) if backend else 0.0
+            for _, vector in asked:
                 embedder.vector = vector
                 start = time.perf_counter()
-                found = await search.search(user_id, FindingsQuery("question", TOP_K))
+                await search.search(user_id, FindingsQuery("question", TOP_K))
                 wall.append((time.perf_counter() - start) * 1000)
+            cpu_ms = ((process_cpu_seconds(backend) - cpu_before) * 1000 / len(asked)
+                      if backend else None)
+            for kind, vector in asked:
+                embedder.vector = vector
+                found = await search.search(user_id, FindingsQuery("question", TOP_K))
                 exact = await exact_top(db, user_id, vector)
                 overlap = len({f["execution_id"] for f in found} & exact)
                 hits += overlap
@@ -293,6 +303,7 @@ async def measure(url: str, data: Dataset, queries: int, rows: int) -> dict[str,
                 "recall_by_kind": {k: (h / n if n else 1.0) for k, (h, n) in by_kind.items()},
                 "server_p50_ms": statistics.median(server) if server else None,
                 "server_p99_ms": percentile(server, 99) if server else None,
+                "server_cpu_ms": cpu_ms,
                 "plan": await plan_of(db, user_id, asked[1][1]),
             }
     finally:
@@ -300,20 +311,45 @@ async def measure(url: str, data: Dataset, queries: int, rows: int) -> dict[str,
     return result
 
 
+async def backend_pid(db: Database) -> int | None:
+    """The server process behind the search's connection (PostgreSQL answers a search in
+    one statement on the pool of Database.single, which a sequential run keeps at one)."""
+    if db.dialect != "postgresql":
+        return None
+    async with db.single() as conn:
+        return int((await conn.execute(sa.select(sa.func.pg_backend_pid()))).scalar_one())
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, from /proc: unlike the wall clock it hardly
+    depends on how busy the machine is."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def exact_top(db: Database, user_id: uuid.UUID, vector: list[float]) -> set[uuid.UUID]:
     async with db.read() as conn:
         if db.dialect == "postgresql":
-            rows = (await conn.execute(store.exact_query(user_id, vector, TOP_K, None))).all()
+            rows = (await conn.execute(store.exact_query(len(vector), False),
+                                       store._meaning_params(user_id, vector, TOP_K, None))).all()
             return {r.id for r in rows}
         return {h.execution_id for h in await store.nearest(conn, user_id, vector, TOP_K)}
 
 
 async def _explain(db: Database, user_id: uuid.UUID, vector: list[float]) -> Any:
+    """EXPLAIN ANALYZE of the search's statement with the question's values (a custom plan)."""
+    query = store._postgres_query(len(vector), False)
+    params = store._meaning_params(user_id, vector, TOP_K, None)
     async with db.read() as conn:
-        query = store._postgres_query(user_id, vector, TOP_K, None)
-        compiled = query.compile(conn.sync_connection, compile_kwargs={"literal_binds": True})
-        raw = (await conn.execute(sa.text(f"EXPLAIN (ANALYZE, FORMAT JSON) {compiled}"))).scalar()
-    return (json.loads(raw) if isinstance(raw, str) else raw)[0]
+        compiled = query.compile(conn.sync_connection)
+        bound = compiled.construct_params(params)
+        values = [bound[name] for name in compiled.positiontup or ()]
+        raw = (await conn.get_raw_connection()).driver_connection
+        assert raw is not None
+        plan = await raw.fetchval(f"EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON) {compiled}",
+                                  *values)
+    return (json.loads(plan) if isinstance(plan, str) else plan)[0]
 
 
 async def server_ms(db: Database, user_id: uuid.UUID, vector: list[float]) -> float:
@@ -348,6 +384,8 @@ def print_result(kind: str, rows: int, users_count: int, dim: int,
         if f["server_p50_ms"] is not None:
             line += (f"  | server p50 {f['server_p50_ms']:5.2f} ms  "
                      f"p99 {f['server_p99_ms']:5.2f} ms")
+        if f.get("server_cpu_ms") is not None:
+            line += f"  | server CPU {f['server_cpu_ms']:5.2f} ms/search"
         print(line)
         print("      recall@10 by question: " + ", ".join(
             f"{k} {v:.3f}" for k, v in f["recall_by_kind"].items()))

@@ -182,11 +182,17 @@ async def test_postgres_ranks_through_the_covering_index_even_with_a_generic_pla
                                  [near(rng, [1.0] * EMBEDDING_DIM, 0.5) for _ in range(40)])
     async with db.single() as conn:  # outside a transaction, as VACUUM must be
         await conn.execute(sa.text("VACUUM ANALYZE scout_executions"))
-    query = store._postgres_query(user, [1.0] * EMBEDDING_DIM, 10, None)
+    query = store._postgres_query(EMBEDDING_DIM, False)
+    params = store._meaning_params(user, [1.0] * EMBEDDING_DIM, 10, None)
+
+    def literal(value: Any) -> str:
+        text = "{" + ",".join(map(str, value)) + "}" if isinstance(value, list) else str(value)
+        return "'" + text + "'"
+
     async with db.read() as conn:
         compiled = query.compile(conn.sync_connection)
-        values = ", ".join("'" + str(compiled.params[name]).replace("'", "''") + "'"
-                           for name in compiled.positiontup or ())
+        bound = compiled.construct_params(params)
+        values = ", ".join(literal(bound[name]) for name in compiled.positiontup or ())
         raw = (await conn.get_raw_connection()).driver_connection
         assert raw is not None
         await raw.execute("SET plan_cache_mode = force_generic_plan; SET enable_seqscan = off")
