@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.findings [--rows 100000] [--users 100] [--dim 768]
                                        [--queries 300] [--sqlite-rows 20000] [--skip-sqlite]
+                                       [--variant NAME=VALUE[,NAME=VALUE]]...
 
 Loads ``--rows`` finished runs with ``--dim``-dimensional summary embeddings, spread over
 ``--users`` users (5 scouts each), into embedded PostgreSQL 18 + pgvector with COPY (the
@@ -11,6 +12,10 @@ the question) for one user: p50/p99 in milliseconds, and recall@10 against an ex
 the full vectors. Half the questions are about one of the user's own topics, half about a
 topic only other users follow (the hard case for any approximate index: the user's best
 matches are all weak ones). SQLite runs the same search on ``--sqlite-rows``.
+
+Each ``--variant`` is a set of PostgreSQL settings (given to the database and to the
+search's connections, whose own settings they override) measured on the same data between
+two runs of the defaults. The server CPU per search counts parallel workers too.
 
 Vectors are clustered around topics like real embeddings, not uniform noise.
 """
@@ -39,6 +44,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from engine import db as db_module
 from engine import migrate
 from engine.db import Database
 from engine.findings import halfvec, store
@@ -254,7 +260,7 @@ async def measure(url: str, data: Dataset, queries: int, rows: int) -> dict[str,
     """Per probed user: wall-clock p50/p99 of the whole search and recall@10; on PostgreSQL
     also the server's own planning + execution time for the ranking statement (EXPLAIN
     ANALYZE without per-node timing, which would add a clock read per row) and the CPU
-    time its process spent per search."""
+    time the server spent per search (its process and any parallel workers)."""
     db = Database(url)
     embedder = FixedEmbedding()
     search = FindingsSearch(db, embedder, data.dim)  # type: ignore[arg-type]
@@ -274,13 +280,13 @@ async def measure(url: str, data: Dataset, queries: int, rows: int) -> dict[str,
                 await search.search(user_id, FindingsQuery("warm up", TOP_K))
             # First the searches alone, so that nothing else runs between them.
             backend = await backend_pid(db)
-            cpu_before = process_cpu_seconds(backend) if backend else 0.0
+            cpu_before = server_cpu_seconds(backend) if backend else 0.0
             for _, vector in asked:
                 embedder.vector = vector
                 start = time.perf_counter()
                 await search.search(user_id, FindingsQuery("question", TOP_K))
                 wall.append((time.perf_counter() - start) * 1000)
-            cpu_ms = ((process_cpu_seconds(backend) - cpu_before) * 1000 / len(asked)
+            cpu_ms = ((server_cpu_seconds(backend) - cpu_before) * 1000 / len(asked)
                       if backend else None)
             for kind, vector in asked:
                 embedder.vector = vector
@@ -320,12 +326,27 @@ async def backend_pid(db: Database) -> int | None:
         return int((await conn.execute(sa.select(sa.func.pg_backend_pid()))).scalar_one())
 
 
+def _stat(pid: int) -> list[str]:
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().rsplit(")", 1)[1].split()
+
+
 def process_cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process, from /proc: unlike the wall clock it hardly
     depends on how busy the machine is."""
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
+    fields = _stat(pid)
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def server_cpu_seconds(backend: int) -> float:
+    """The backend's CPU time plus that of the postmaster's children that have exited:
+    parallel workers are started for one statement and gone when it ends, and their time
+    is counted to the postmaster once it has reaped them (so is an autovacuum worker's that
+    ends meanwhile; the load is read-only, so hardly any run)."""
+    postmaster = int(_stat(backend)[1])
+    fields = _stat(postmaster)
+    reaped = (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
+    return process_cpu_seconds(backend) + reaped
 
 
 async def exact_top(db: Database, user_id: uuid.UUID, vector: list[float]) -> set[uuid.UUID]:
@@ -338,10 +359,11 @@ async def exact_top(db: Database, user_id: uuid.UUID, vector: list[float]) -> se
 
 
 async def _explain(db: Database, user_id: uuid.UUID, vector: list[float]) -> Any:
-    """EXPLAIN ANALYZE of the search's statement with the question's values (a custom plan)."""
+    """EXPLAIN ANALYZE of the search's statement with the question's values (a custom plan),
+    on a connection of the pool the search uses, with its settings."""
     query = store._postgres_query(len(vector), False)
     params = store._meaning_params(user_id, vector, TOP_K, None)
-    async with db.read() as conn:
+    async with db.single() as conn:
         compiled = query.compile(conn.sync_connection)
         bound = compiled.construct_params(params)
         values = [bound[name] for name in compiled.positiontup or ()]
@@ -393,14 +415,56 @@ def print_result(kind: str, rows: int, users_count: int, dim: int,
             print(f"      plan: {f['plan']}")
 
 
+async def configure(socket_dir: str, settings: dict[str, str]) -> None:
+    """Server settings for the connections opened from now on (none: back to the defaults)."""
+    import asyncpg
+
+    conn = await asyncpg.connect(host=socket_dir, user="postgres", database="postgres")
+    try:
+        await conn.execute("ALTER DATABASE postgres RESET ALL")
+        for name, value in settings.items():
+            if not name.replace("_", "").isalnum():
+                raise SystemExit(f"not a setting name: {name}")
+            await conn.execute(f"ALTER DATABASE postgres SET {name} = {quote_literal(value)}")
+    finally:
+        await conn.close()
+
+
+def quote_literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def parse_variant(text: str) -> dict[str, str]:
+    """``name=value,name=value`` as given to --variant."""
+    settings: dict[str, str] = {}
+    for part in filter(None, text.split(",")):
+        name, sep, value = part.partition("=")
+        if not sep:
+            raise argparse.ArgumentTypeError(f"expected name=value, got {part!r}")
+        settings[name.strip()] = value.strip()
+    return settings
+
+
 async def run(args: argparse.Namespace) -> None:
     data = Dataset.make(args.dim, args.users)
     async with embedded_postgres(args.dim) as (url, socket_dir):
         load = await load_postgres(url, socket_dir, data, args.rows)
-        figures = await measure(url, data, args.queries, args.rows)
-        print_result("PostgreSQL 18 + pgvector (halfvec covering index, full re-rank)",
-                     args.rows, args.users,
-                     args.dim, load, figures)
+        # With variants, the defaults are measured again at the end: a shared machine's load
+        # drifts, so each variant sits between two runs of the defaults.
+        rounds: list[dict[str, str]] = [{}]
+        for variant in args.variant:
+            rounds += [variant, {}]
+        production = dict(db_module.SINGLE_STATEMENT_SETTINGS)
+        for settings in rounds:
+            await configure(socket_dir, settings)
+            # The search's own pool sends settings of its own when it connects, which win
+            # over the database's: a variant replaces them too.
+            db_module.SINGLE_STATEMENT_SETTINGS = {**production, **settings}
+            figures = await measure(url, data, args.queries, args.rows)
+            shown = ", ".join(f"{k}={v}" for k, v in settings.items()) or "server defaults"
+            print_result(f"PostgreSQL 18 + pgvector (halfvec covering index, full re-rank; "
+                         f"{shown}; load average {os.getloadavg()[0]:.1f})",
+                         args.rows, args.users, args.dim, load, figures)
     if args.skip_sqlite:
         return
     with tempfile.TemporaryDirectory(prefix="bench-findings-sqlite-") as tmp:
@@ -420,6 +484,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--sqlite-rows", type=int, default=20_000)
     parser.add_argument("--skip-sqlite", action="store_true")
+    parser.add_argument(
+        "--variant", type=parse_variant, action="append", default=[],
+        metavar="NAME=VALUE[,NAME=VALUE]",
+        help="PostgreSQL settings to measure against the defaults in the same run, e.g. "
+             "parallel_setup_cost=0,parallel_tuple_cost=0,min_parallel_index_scan_size=0")
     asyncio.run(run(parser.parse_args(argv)))
 
 

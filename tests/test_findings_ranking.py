@@ -270,3 +270,46 @@ async def test_migration_0010_fills_the_copy_for_existing_findings_and_goes_back
         assert count == 30
     finally:
         await db.close()
+
+
+async def test_postgres_search_plans_no_parallel_workers_however_cheap_they_look(
+    db: Database, world: World,
+) -> None:
+    """The planner estimates a user's findings from the average per scout, so a plan with
+    parallel workers would be chosen for every user alike once the table is large, and
+    starting them costs more than a light user's whole search. The search's connections
+    refuse workers; here the costs are lowered until the planner would take them."""
+    if db.dialect != "postgresql":
+        pytest.skip("parallel plans exist on PostgreSQL only")
+    rng = random.Random(4)
+    for i in range(4):
+        user = await world.user(f"par{i}@example.com")
+        for _ in range(2):
+            await world.findings(user, await world.scout(user),
+                                 [near(rng, [1.0] * EMBEDDING_DIM, 0.5) for _ in range(30)])
+    async with db.single() as conn:
+        await conn.execute(sa.text("VACUUM ANALYZE scouts, scout_executions"))
+    query = store._postgres_query(EMBEDDING_DIM, False)
+    params = store._meaning_params(user, [1.0] * EMBEDDING_DIM, 10, None)
+    cheap = ("SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0; "
+             "SET min_parallel_index_scan_size = 0; SET min_parallel_table_scan_size = 0")
+    plans: dict[str, str] = {}
+    for pool in ("transaction", "single"):
+        async with (db.read() if pool == "transaction" else db.single()) as conn:
+            compiled = query.compile(conn.sync_connection)
+            bound = compiled.construct_params(params)
+            values = [bound[name] for name in compiled.positiontup or ()]
+            raw = (await conn.get_raw_connection()).driver_connection
+            assert raw is not None
+            await raw.execute(cheap)
+            try:
+                plans[pool] = "\n".join(r[0] for r in await raw.fetch(
+                    f"EXPLAIN {compiled}", *values))
+            finally:
+                await raw.execute("RESET parallel_setup_cost; RESET parallel_tuple_cost; "
+                                  "RESET min_parallel_index_scan_size; "
+                                  "RESET min_parallel_table_scan_size")
+    # The same costs do make a parallel plan elsewhere: the test would see one.
+    assert "Gather" in plans["transaction"], plans["transaction"]
+    assert "Gather" not in plans["single"], plans["single"]
+    assert f"Index Only Scan using {halfvec.INDEX}" in plans["single"], plans["single"]
