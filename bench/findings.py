@@ -461,7 +461,7 @@ async def run(args: argparse.Namespace) -> None:
             # over the database's: a variant replaces them too.
             db_module.SINGLE_STATEMENT_SETTINGS = {**production, **settings}
             figures = await measure(url, data, args.queries, args.rows)
-            shown = ", ".join(f"{k}={v}" for k, v in settings.items()) or "server defaults"
+            shown = ", ".join(f"{k}={v}" for k, v in settings.items()) or "as shipped"
             print_result(f"PostgreSQL 18 + pgvector (halfvec covering index, full re-rank; "
                          f"{shown}; load average {os.getloadavg()[0]:.1f})",
                          args.rows, args.users, args.dim, load, figures)
@@ -488,7 +488,8 @@ def main(argv: list[str] | None = None) -> None:
         "--variant", type=parse_variant, action="append", default=[],
         metavar="NAME=VALUE[,NAME=VALUE]",
         help="PostgreSQL settings to measure against the defaults in the same run, e.g. "
-             "parallel_setup_cost=0,parallel_tuple_cost=0,min_parallel_index_scan_size=0")
+             "max_parallel_workers_per_gather=2,parallel_setup_cost=0 (the search's "
+             "connections refuse parallel workers unless a variant says otherwise)")
     asyncio.run(run(parser.parse_args(argv)))
 
 
