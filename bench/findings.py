@@ -2,17 +2,22 @@
 
     .venv/bin/python -m bench.findings [--rows 100000] [--users 100] [--dim 768]
                                        [--queries 300] [--sqlite-rows 20000] [--skip-sqlite]
+                                       [--variant NAME=VALUE[,NAME=VALUE]]...
 
 Loads ``--rows`` finished runs with ``--dim``-dimensional summary embeddings, spread over
-``--users`` users (5 scouts each), into embedded PostgreSQL 18 + pgvector with COPY, builds
-the HNSW index, then times the engine's search (the same code GET /api/findings runs, minus
-the Ollama call that embeds the question) for one user: p50/p99 in milliseconds, and
-recall@10 against an exact scan. Half the questions are about one of the user's own topics,
-half about a topic only other users follow (the hard case for a filtered index scan: the
-walk has to pass many other users' rows). SQLite runs the same search on ``--sqlite-rows``.
+``--users`` users (5 scouts each), into embedded PostgreSQL 18 + pgvector with COPY (the
+half-precision copy is generated as the rows arrive), builds the covering index, then times
+the engine's search (the same code GET /api/findings runs, minus the Ollama call that embeds
+the question) for one user: p50/p99 in milliseconds, and recall@10 against an exact scan of
+the full vectors. Half the questions are about one of the user's own topics, half about a
+topic only other users follow (the hard case for any approximate index: the user's best
+matches are all weak ones). SQLite runs the same search on ``--sqlite-rows``.
 
-Vectors are clustered around topics like real embeddings, not uniform noise, which would
-make an HNSW graph look worse than it is in practice.
+Each ``--variant`` is a set of PostgreSQL settings (given to the database and to the
+search's connections, whose own settings they override) measured on the same data between
+two runs of the defaults. The server CPU per search counts parallel workers too.
+
+Vectors are clustered around topics like real embeddings, not uniform noise.
 """
 
 from __future__ import annotations
@@ -39,12 +44,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from engine import db as db_module
 from engine import migrate
 from engine.db import Database
-from engine.findings import store
+from engine.findings import halfvec, store
 from engine.findings.query import FindingsQuery
 from engine.findings.search import FindingsSearch
-from engine.reembed import INDEX
 from engine.tables import scout_executions, scouts, users
 
 SCOUTS_PER_USER = 5
@@ -183,7 +188,8 @@ async def load_postgres(url: str, socket_dir: str, data: Dataset, rows: int) -> 
                 yield (execution_id, scout_id, "done", "schedule", 1, "{}", at, at, at, at,
                        f"Finding {i}: something new", _report(i), header + packed.tobytes())
 
-        await conn.execute(f"DROP INDEX {INDEX}")
+        # Built once after the load rather than entry by entry.
+        await conn.execute(f"DROP INDEX {halfvec.INDEX}")
         start = time.perf_counter()
         await conn.copy_records_to_table(
             "scout_executions", records=records(),
@@ -193,8 +199,8 @@ async def load_postgres(url: str, socket_dir: str, data: Dataset, rows: int) -> 
         loaded = time.perf_counter() - start
         start = time.perf_counter()
         await conn.execute("SET maintenance_work_mem = '1GB'")
-        await conn.execute(f"CREATE INDEX {INDEX} ON scout_executions USING hnsw "
-                           "(summary_embedding vector_cosine_ops)")
+        for statement in halfvec.create_statements(data.dim):
+            await conn.execute(statement)
         indexed = time.perf_counter() - start
         await conn.execute("VACUUM ANALYZE")
     finally:
@@ -252,7 +258,9 @@ def percentile(sorted_ms: list[float], p: float) -> float:
 
 async def measure(url: str, data: Dataset, queries: int, rows: int) -> dict[str, Any]:
     """Per probed user: wall-clock p50/p99 of the whole search and recall@10; on PostgreSQL
-    also the server's own planning + execution time for the ranking statement."""
+    also the server's own planning + execution time for the ranking statement (EXPLAIN
+    ANALYZE without per-node timing, which would add a clock read per row) and the CPU
+    time the server spent per search (its process and any parallel workers)."""
     db = Database(url)
     embedder = FixedEmbedding()
     search = FindingsSearch(db, embedder, data.dim)  # type: ignore[arg-type]
@@ -270,11 +278,19 @@ async def measure(url: str, data: Dataset, queries: int, rows: int) -> dict[str,
             for _, vector in asked[:10]:  # warm the caches and the prepared statements
                 embedder.vector = vector
                 await search.search(user_id, FindingsQuery("warm up", TOP_K))
-            for kind, vector in asked:
+            # First the searches alone, so that nothing else runs between them.
+            backend = await backend_pid(db)
+            cpu_before = server_cpu_seconds(backend) if backend else 0.0
+            for _, vector in asked:
                 embedder.vector = vector
                 start = time.perf_counter()
-                found = await search.search(user_id, FindingsQuery("question", TOP_K))
+                await search.search(user_id, FindingsQuery("question", TOP_K))
                 wall.append((time.perf_counter() - start) * 1000)
+            cpu_ms = ((server_cpu_seconds(backend) - cpu_before) * 1000 / len(asked)
+                      if backend else None)
+            for kind, vector in asked:
+                embedder.vector = vector
+                found = await search.search(user_id, FindingsQuery("question", TOP_K))
                 exact = await exact_top(db, user_id, vector)
                 overlap = len({f["execution_id"] for f in found} & exact)
                 hits += overlap
@@ -293,6 +309,7 @@ async def measure(url: str, data: Dataset, queries: int, rows: int) -> dict[str,
                 "recall_by_kind": {k: (h / n if n else 1.0) for k, (h, n) in by_kind.items()},
                 "server_p50_ms": statistics.median(server) if server else None,
                 "server_p99_ms": percentile(server, 99) if server else None,
+                "server_cpu_ms": cpu_ms,
                 "plan": await plan_of(db, user_id, asked[1][1]),
             }
     finally:
@@ -300,23 +317,61 @@ async def measure(url: str, data: Dataset, queries: int, rows: int) -> dict[str,
     return result
 
 
+async def backend_pid(db: Database) -> int | None:
+    """The server process behind the search's connection (PostgreSQL answers a search in
+    one statement on the pool of Database.single, which a sequential run keeps at one)."""
+    if db.dialect != "postgresql":
+        return None
+    async with db.single() as conn:
+        return int((await conn.execute(sa.select(sa.func.pg_backend_pid()))).scalar_one())
+
+
+def _stat(pid: int) -> list[str]:
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().rsplit(")", 1)[1].split()
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, from /proc: unlike the wall clock it hardly
+    depends on how busy the machine is."""
+    fields = _stat(pid)
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def server_cpu_seconds(backend: int) -> float:
+    """The backend's CPU time plus that of the postmaster's children that have exited:
+    parallel workers are started for one statement and gone when it ends, and their time
+    is counted to the postmaster once it has reaped them (so is an autovacuum worker's that
+    ends meanwhile; the load is read-only, so hardly any run)."""
+    postmaster = int(_stat(backend)[1])
+    fields = _stat(postmaster)
+    reaped = (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
+    return process_cpu_seconds(backend) + reaped
+
+
 async def exact_top(db: Database, user_id: uuid.UUID, vector: list[float]) -> set[uuid.UUID]:
     async with db.read() as conn:
         if db.dialect == "postgresql":
-            rows = (await conn.execute(
-                store._postgres_query(user_id, vector, TOP_K, None, exact=True))).all()
+            rows = (await conn.execute(store.exact_query(len(vector), False),
+                                       store._meaning_params(user_id, vector, TOP_K, None))).all()
             return {r.id for r in rows}
         return {h.execution_id for h in await store.nearest(conn, user_id, vector, TOP_K)}
 
 
 async def _explain(db: Database, user_id: uuid.UUID, vector: list[float]) -> Any:
-    async with db.read() as conn:
-        # The same options and the same choice between index and exact scan as the search.
-        by_index = await store._prepare_postgres(conn, user_id, TOP_K, None)
-        query = store._postgres_query(user_id, vector, TOP_K, None, exact=not by_index)
-        compiled = query.compile(conn.sync_connection, compile_kwargs={"literal_binds": True})
-        raw = (await conn.execute(sa.text(f"EXPLAIN (ANALYZE, FORMAT JSON) {compiled}"))).scalar()
-    return (json.loads(raw) if isinstance(raw, str) else raw)[0]
+    """EXPLAIN ANALYZE of the search's statement with the question's values (a custom plan),
+    on a connection of the pool the search uses, with its settings."""
+    query = store._postgres_query(len(vector), False)
+    params = store._meaning_params(user_id, vector, TOP_K, None)
+    async with db.single() as conn:
+        compiled = query.compile(conn.sync_connection)
+        bound = compiled.construct_params(params)
+        values = [bound[name] for name in compiled.positiontup or ()]
+        raw = (await conn.get_raw_connection()).driver_connection
+        assert raw is not None
+        plan = await raw.fetchval(f"EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON) {compiled}",
+                                  *values)
+    return (json.loads(plan) if isinstance(plan, str) else plan)[0]
 
 
 async def server_ms(db: Database, user_id: uuid.UUID, vector: list[float]) -> float:
@@ -351,6 +406,8 @@ def print_result(kind: str, rows: int, users_count: int, dim: int,
         if f["server_p50_ms"] is not None:
             line += (f"  | server p50 {f['server_p50_ms']:5.2f} ms  "
                      f"p99 {f['server_p99_ms']:5.2f} ms")
+        if f.get("server_cpu_ms") is not None:
+            line += f"  | server CPU {f['server_cpu_ms']:5.2f} ms/search"
         print(line)
         print("      recall@10 by question: " + ", ".join(
             f"{k} {v:.3f}" for k, v in f["recall_by_kind"].items()))
@@ -358,13 +415,56 @@ def print_result(kind: str, rows: int, users_count: int, dim: int,
             print(f"      plan: {f['plan']}")
 
 
+async def configure(socket_dir: str, settings: dict[str, str]) -> None:
+    """Server settings for the connections opened from now on (none: back to the defaults)."""
+    import asyncpg
+
+    conn = await asyncpg.connect(host=socket_dir, user="postgres", database="postgres")
+    try:
+        await conn.execute("ALTER DATABASE postgres RESET ALL")
+        for name, value in settings.items():
+            if not name.replace("_", "").isalnum():
+                raise SystemExit(f"not a setting name: {name}")
+            await conn.execute(f"ALTER DATABASE postgres SET {name} = {quote_literal(value)}")
+    finally:
+        await conn.close()
+
+
+def quote_literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def parse_variant(text: str) -> dict[str, str]:
+    """``name=value,name=value`` as given to --variant."""
+    settings: dict[str, str] = {}
+    for part in filter(None, text.split(",")):
+        name, sep, value = part.partition("=")
+        if not sep:
+            raise argparse.ArgumentTypeError(f"expected name=value, got {part!r}")
+        settings[name.strip()] = value.strip()
+    return settings
+
+
 async def run(args: argparse.Namespace) -> None:
     data = Dataset.make(args.dim, args.users)
     async with embedded_postgres(args.dim) as (url, socket_dir):
         load = await load_postgres(url, socket_dir, data, args.rows)
-        figures = await measure(url, data, args.queries, args.rows)
-        print_result("PostgreSQL 18 + pgvector (HNSW, iterative scan)", args.rows, args.users,
-                     args.dim, load, figures)
+        # With variants, the defaults are measured again at the end: a shared machine's load
+        # drifts, so each variant sits between two runs of the defaults.
+        rounds: list[dict[str, str]] = [{}]
+        for variant in args.variant:
+            rounds += [variant, {}]
+        production = dict(db_module.SINGLE_STATEMENT_SETTINGS)
+        for settings in rounds:
+            await configure(socket_dir, settings)
+            # The search's own pool sends settings of its own when it connects, which win
+            # over the database's: a variant replaces them too.
+            db_module.SINGLE_STATEMENT_SETTINGS = {**production, **settings}
+            figures = await measure(url, data, args.queries, args.rows)
+            shown = ", ".join(f"{k}={v}" for k, v in settings.items()) or "as shipped"
+            print_result(f"PostgreSQL 18 + pgvector (halfvec covering index, full re-rank; "
+                         f"{shown}; load average {os.getloadavg()[0]:.1f})",
+                         args.rows, args.users, args.dim, load, figures)
     if args.skip_sqlite:
         return
     with tempfile.TemporaryDirectory(prefix="bench-findings-sqlite-") as tmp:
@@ -384,6 +484,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--sqlite-rows", type=int, default=20_000)
     parser.add_argument("--skip-sqlite", action="store_true")
+    parser.add_argument(
+        "--variant", type=parse_variant, action="append", default=[],
+        metavar="NAME=VALUE[,NAME=VALUE]",
+        help="PostgreSQL settings to measure against the defaults in the same run, e.g. "
+             "max_parallel_workers_per_gather=2,parallel_setup_cost=0 (the search's "
+             "connections refuse parallel workers unless a variant says otherwise)")
     asyncio.run(run(parser.parse_args(argv)))
 
 

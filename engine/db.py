@@ -20,6 +20,12 @@ READ_ONLY = "scouts_read_only"
 # A connection that runs single statements without BEGIN/COMMIT around them: one
 # statement is its own consistent snapshot, and it saves two round trips per request.
 SINGLE_STATEMENT = "scouts_single_statement"
+# Sent when a single-statement connection opens. No parallel workers: the planner guesses a
+# user's findings from the average per scout, so once the scouts table passes 8 MB and
+# scouts average ~1,000 findings, its defaults give every user's search two workers alike,
+# and starting them cost ~10 ms of server CPU a search (docs/benchmarks.md), many times a
+# light user's whole search.
+SINGLE_STATEMENT_SETTINGS = {"max_parallel_workers_per_gather": "0"}
 
 T = TypeVar("T")
 
@@ -60,6 +66,7 @@ JSON_CODEC: dict[str, Any] = {"json_serializer": _json_dumps, "json_deserializer
 def create_engine(
     url: str, *, pool_size: int = 10, isolation_level: str | None = None,
     reset_on_return: bool = True,
+    server_settings: dict[str, str] | None = None,
 ) -> AsyncEngine:
     if url.startswith("sqlite"):
         extra: dict[str, Any] = {} if reset_on_return else {"pool_reset_on_return": None}
@@ -90,6 +97,8 @@ def create_engine(
     # connect, type introspection and fresh prepared statements; waiting for a pooled
     # one is cheaper.
     options: dict[str, Any] = {"isolation_level": isolation_level} if isolation_level else {}
+    if server_settings:
+        options["connect_args"] = {"server_settings": server_settings}
     return create_async_engine(url, pool_size=pool_size, max_overflow=0, **JSON_CODEC,
                                **options)
 
@@ -134,7 +143,8 @@ class Database:
             # A pool of its own whose connections are born in autocommit: switching a
             # pooled connection's isolation level on every checkout showed in profiles.
             self._single = create_engine(
-                url, pool_size=pool_size, isolation_level="AUTOCOMMIT"
+                url, pool_size=pool_size, isolation_level="AUTOCOMMIT",
+                server_settings=SINGLE_STATEMENT_SETTINGS,
             ).execution_options(**{SINGLE_STATEMENT: True})
         else:
             # Its own pool without the ROLLBACK on return, which these connections never

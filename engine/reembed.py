@@ -2,7 +2,7 @@
 
 Needed after changing OLLAMA_EMBED_MODEL or EMBEDDING_DIM (and after importing data from the
 original Open Scouts, whose OpenAI vectors had 1536 numbers). On PostgreSQL the column and
-its HNSW index are rebuilt for the new size first.
+its half-precision copy for findings search are rebuilt for the new size first.
 """
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from engine.clients.ollama import OllamaClient
 from engine.db import Database
 from engine.errors import ValidationFailed
+from engine.findings import halfvec
 from engine.tables import scout_executions
 
 log = logging.getLogger(__name__)
 
 BATCH = 32
-INDEX = "ix_scout_executions_summary_embedding_hnsw"
 
 
 async def column_dimension(conn: AsyncConnection) -> int | None:
@@ -36,14 +36,17 @@ async def column_dimension(conn: AsyncConnection) -> int | None:
 
 
 async def resize_column(conn: AsyncConnection, dim: int) -> None:
-    """Old vectors are meaningless in the new space, so they are dropped, not converted."""
-    await conn.execute(sa.text(f"DROP INDEX IF EXISTS {INDEX}"))
+    """Old vectors are meaningless in the new space, so they are dropped, not converted.
+
+    The generated half-precision copy depends on the column, so it goes first and comes
+    back sized for the new vectors (if they fit an index entry)."""
+    for statement in halfvec.drop_statements():
+        await conn.execute(sa.text(statement))
     await conn.execute(sa.text(
         f"ALTER TABLE scout_executions ALTER COLUMN summary_embedding TYPE vector({int(dim)}) "
         "USING NULL"))
-    await conn.execute(sa.text(
-        f"CREATE INDEX {INDEX} ON scout_executions USING hnsw "
-        "(summary_embedding vector_cosine_ops)"))
+    for statement in halfvec.create_statements(dim):
+        await conn.execute(sa.text(statement))
 
 
 async def reembed(

@@ -148,6 +148,8 @@ scout_executions = sa.Table(
     sa.Column("results_summary", JSONType),
     sa.Column("summary_text", sa.Text),
     sa.Column("summary_embedding", Embedding(DEFAULT_EMBEDDING_DIM)),
+    # PostgreSQL also has summary_half, generated from it, and its covering index (migration
+    # 0010); only findings search reads them (engine/findings/halfvec.py).
     sa.Column("is_duplicate", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.CheckConstraint(

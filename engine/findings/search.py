@@ -12,6 +12,7 @@ from engine.clients.errors import ClientFailure, ModelMissing, ServiceBusy
 from engine.clients.ollama import OllamaClient
 from engine.db import Database
 from engine.errors import DomainError, NotFound
+from engine.findings import halfvec
 from engine.findings.excerpt import excerpt
 from engine.findings.query import FindingsQuery
 from engine.findings.store import Hit, find, words_of
@@ -56,6 +57,15 @@ def merge(by_meaning: list[Hit], by_text: list[Hit], limit: int) -> list[Hit]:
     return [*by_meaning[: limit - len(text)], *text][:limit]
 
 
+def _stale_column(exc: sa.exc.DBAPIError) -> bool:
+    message = str(exc)
+    # Sized for another EMBEDDING_DIM, or (for embeddings too large for an index entry
+    # before) the half-precision copy was never made.
+    return ("different vector dimensions" in message
+            or "different halfvec dimensions" in message
+            or f'"{halfvec.COLUMN}" does not exist' in message)
+
+
 @dataclass
 class FindingsSearch:
     db: Database
@@ -68,12 +78,15 @@ class FindingsSearch:
                 if await scout_store.get_scout(conn, user_id, query.scout_id) is None:
                     raise NotFound("scout not found")
         vector = await self._embed(query.text)
+        # PostgreSQL answers in one statement, which needs no transaction around it;
+        # SQLite's two reads share one.
+        connect = self.db.single if self.db.dialect == "postgresql" else self.db.read
         try:
-            async with self.db.read() as conn:
+            async with connect() as conn:
                 by_meaning, by_text = await find(
                     conn, user_id, vector, query.text, query.limit, query.scout_id)
         except sa.exc.DBAPIError as exc:
-            if "different vector dimensions" not in str(exc):
+            if not _stale_column(exc):
                 raise
             # EMBEDDING_DIM was changed but the column still has the old size.
             raise SearchUnavailable(

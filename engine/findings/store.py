@@ -1,12 +1,15 @@
 """The two ways a finding is found: nearest summaries by meaning, and a plain text match.
 
 A finding is a finished run with a summary. Every query is scoped to the caller through the
-scout's owner. PostgreSQL ranks through the HNSW cosine index, SQLite in Python over the
-packed float32 vectors; both order by the same cosine similarity.
+scout's owner. PostgreSQL ranks all of the caller's findings at half precision from a
+covering index (engine/findings/halfvec.py) and the best of them again with the full
+vectors; SQLite ranks in Python over the packed float32 vectors. Both order by the same
+cosine similarity of the full vectors, ties by id.
 """
 
 from __future__ import annotations
 
+import functools
 import heapq
 import math
 import uuid
@@ -17,24 +20,19 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from pgvector.sqlalchemy import VECTOR
+from pgvector.sqlalchemy import HALFVEC, VECTOR
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from engine.findings import halfvec
 from engine.tables import scout_executions as runs
 from engine.tables import scouts
 
-# The HNSW scan starts with this many candidates and, being iterative, keeps walking the
-# graph while the caller's filter discards other users' rows, up to MAX_SCAN_TUPLES.
-EF_SEARCH = 100
-MAX_SCAN_TUPLES = 20_000
-# strict_order keeps the index's answers in exact distance order, so PostgreSQL and the
-# Python ranking on SQLite list the same findings in the same order.
-ITERATIVE_SCAN = "strict_order"
-# Up to this many findings the user's own rows are ranked exactly (complete, the same order
-# as SQLite, a few milliseconds); above it the planner is told to use the index, because it
-# cannot tell: it prices sorting 10,000 rows far below what reading their detoasted 3 KB
-# vectors costs (205 ms in bench/findings.py).
-EXACT_UP_TO = 2000
+# How many more candidates than asked for are ranked again at full precision. Half
+# precision moves a cosine by about 1e-5 for 768 numbers, so only findings that close to
+# the last place could swap; 20 spare places cover them with room to spare, and each costs
+# one primary-key lookup and reading one full vector.
+RERANK_MARGIN = 20
 MAX_WORDS = 8
 
 
@@ -56,26 +54,34 @@ _COLUMNS = (
     runs.c.id, runs.c.scout_id, scouts.c.title, runs.c.completed_at, runs.c.summary_text,
     _report.label("report"), runs.c.is_duplicate,
 )
+# PostgreSQL only and generated, so not part of engine.tables (see engine/findings/halfvec).
+_half = sa.literal_column(f"scout_executions.{halfvec.COLUMN}", HALFVEC())
 
 
-def _findings_of(user_id: uuid.UUID, scout_id: uuid.UUID | None) -> list[sa.ColumnElement[bool]]:
+def _findings_of(by_scout: bool) -> list[sa.ColumnElement[bool]]:
+    """Parameters ``user_id`` (and ``scout_id`` when ``by_scout``)."""
     where = [
-        scouts.c.user_id == user_id,
-        runs.c.state == "done",
+        scouts.c.user_id == sa.bindparam("user_id", type_=sa.Uuid),
+        # Inline, not a parameter: a prepared statement's generic plan can then still
+        # prove the partial indexes' predicates (state = 'done').
+        runs.c.state == sa.literal_column("'done'"),
         runs.c.summary_text.is_not(None),
     ]
-    if scout_id is not None:
-        where.append(runs.c.scout_id == scout_id)
+    if by_scout:
+        where.append(runs.c.scout_id == sa.bindparam("scout_id", type_=sa.Uuid))
     return where
+
+
+def _params(user_id: uuid.UUID, scout_id: uuid.UUID | None, **more: Any) -> dict[str, Any]:
+    params: dict[str, Any] = {"user_id": user_id, **more}
+    if scout_id is not None:
+        params["scout_id"] = scout_id
+    return params
 
 
 def _hit(row: Any, similarity: float | None) -> Hit:
     return Hit(row.id, row.scout_id, row.title, row.completed_at, row.summary_text,
                row.report or "", bool(row.is_duplicate), similarity)
-
-
-def _vector_literal(vector: Sequence[float]) -> str:
-    return "[" + ",".join(repr(float(v)) for v in vector) + "]"
 
 
 # ---- by meaning ---------------------------------------------------------------------------
@@ -87,88 +93,85 @@ async def nearest(
 ) -> list[Hit]:
     """The caller's ``limit`` findings closest to ``vector``, best first."""
     if conn.dialect.name == "postgresql":
-        return await _nearest_postgres(conn, user_id, vector, limit, scout_id)
+        rows = (await conn.execute(_postgres_query(len(vector), scout_id is not None),
+                                   _meaning_params(user_id, vector, limit, scout_id))).all()
+        return _ranked(rows)
     return await _nearest_python(conn, user_id, vector, limit, scout_id)
 
 
-def _postgres_query(
-    user_id: uuid.UUID, vector: Sequence[float], limit: int, scout_id: uuid.UUID | None,
-    *, exact: bool,
-) -> sa.Select[Any]:
-    query_vector = sa.cast(
-        sa.bindparam("query_vector", _vector_literal(vector), type_=sa.Text),
-        VECTOR(len(vector)),
+def _meaning_params(user_id: uuid.UUID, vector: Sequence[float], limit: int,
+                    scout_id: uuid.UUID | None) -> dict[str, Any]:
+    # A list of floats goes to asyncpg as a binary real[]: formatting 768 numbers as text
+    # took longer than PostgreSQL needs to rank a typical user's findings.
+    return _params(user_id, scout_id, query_vector=[float(v) for v in vector], limit=limit,
+                   candidates=limit + RERANK_MARGIN)
+
+
+def _question(dim: int) -> sa.CTE:
+    """The question (parameter ``query_vector``) as a full and as a unit half-precision
+    vector, converted once per statement.
+
+    MATERIALIZED keeps it a one-row table: inlined, a prepared statement's generic plan
+    would convert the question again for every finding it compares."""
+    numbers = sa.bindparam("query_vector", type_=ARRAY(sa.REAL))
+    full = sa.cast(numbers, VECTOR(dim))
+    return (
+        sa.select(full.label("full"),
+                  sa.cast(sa.func.l2_normalize(full), HALFVEC(dim)).label("half"))
+        .cte("question")
+        .prefix_with("MATERIALIZED")
     )
-    where = [*_findings_of(user_id, scout_id), runs.c.summary_embedding.is_not(None)]
-    distance = runs.c.summary_embedding.op("<=>", return_type=sa.Float)(query_vector)
-    # The HNSW index answers ORDER BY exactly this expression; "+ 0" hides it from the
-    # planner, for the exhaustive pass over the caller's own rows.
-    order = distance + 0 if exact else distance
+
+
+@functools.lru_cache(maxsize=32)
+def _postgres_query(dim: int, by_scout: bool) -> sa.Select[Any]:
+    """Parameters: see _meaning_params. Built once per shape: building it took several
+    times longer than running it for a light user."""
+    if not halfvec.fits(dim):
+        return exact_query(dim, by_scout)
+    question = _question(dim)
+    # Every one of the caller's findings, ranked at half precision: an index-only scan
+    # over the covering index, one range per scout.
+    candidates = (
+        sa.select(runs.c.id)
+        .select_from(runs.join(scouts, scouts.c.id == runs.c.scout_id).join(question, sa.true()))
+        .where(*_findings_of(by_scout), _half.is_not(None))
+        .order_by(_half.op("<=>", return_type=sa.Float)(question.c.half), runs.c.id)
+        .limit(sa.bindparam("candidates", type_=sa.Integer))
+        .cte("candidates")
+        .prefix_with("MATERIALIZED")
+    )
+    distance = runs.c.summary_embedding.op("<=>", return_type=sa.Float)(question.c.full)
     return (
         sa.select(*_COLUMNS, distance.label("distance"))
-        .select_from(runs.join(scouts, scouts.c.id == runs.c.scout_id))
-        .where(*where)
-        .order_by(order)
-        .limit(limit)
+        .select_from(
+            candidates.join(runs, runs.c.id == candidates.c.id)
+            .join(scouts, scouts.c.id == runs.c.scout_id)
+            .join(question, sa.true()))
+        .order_by(distance, runs.c.id)
+        .limit(sa.bindparam("limit", type_=sa.Integer))
     )
 
 
-def _rankable(user_id: uuid.UUID, scout_id: uuid.UUID | None) -> sa.Select[Any]:
+@functools.lru_cache(maxsize=32)
+def exact_query(dim: int, by_scout: bool) -> sa.Select[Any]:
+    """Every one of the caller's findings ranked with its full vector: the reference the
+    benchmark checks against, and the search itself for embeddings too large to index.
+    Parameters as _postgres_query's."""
+    question = _question(dim)
+    distance = runs.c.summary_embedding.op("<=>", return_type=sa.Float)(question.c.full)
     return (
-        sa.select(runs.c.id)
-        .select_from(runs.join(scouts, scouts.c.id == runs.c.scout_id))
-        .where(*_findings_of(user_id, scout_id), runs.c.summary_embedding.is_not(None))
+        sa.select(*_COLUMNS, distance.label("distance"))
+        .select_from(runs.join(scouts, scouts.c.id == runs.c.scout_id).join(question, sa.true()))
+        .where(*_findings_of(by_scout), runs.c.summary_embedding.is_not(None))
+        .order_by(distance, runs.c.id)
+        .limit(sa.bindparam("limit", type_=sa.Integer))
     )
 
 
-async def _prepare_postgres(
-    conn: AsyncConnection, user_id: uuid.UUID, limit: int, scout_id: uuid.UUID | None,
-) -> bool:
-    """Settings local to this transaction, in one round trip; True when the index is to be
-    used (the user has more than EXACT_UP_TO findings), False for an exact scan.
-
-    plan_cache_mode: a plan made for the actual question and user. From the sixth run of a
-    prepared statement PostgreSQL would otherwise try a generic plan, which cannot weigh the
-    user filter against the index and measured ten times slower.
-    """
-    counted = sa.select(
-        sa.exists(_rankable(user_id, scout_id).offset(EXACT_UP_TO)).label("many")).subquery()
-    use_index = (await conn.execute(sa.select(
-        sa.func.set_config("plan_cache_mode", "force_custom_plan", True),
-        sa.func.set_config("hnsw.ef_search", str(max(EF_SEARCH, limit)), True),
-        sa.func.set_config("hnsw.iterative_scan", ITERATIVE_SCAN, True),
-        sa.func.set_config("hnsw.max_scan_tuples", str(MAX_SCAN_TUPLES), True),
-        # Without a sort to fall back on, the only plan left is the HNSW index scan.
-        sa.func.set_config("enable_sort", sa.case((counted.c.many, "off"), else_="on"), True),
-        counted.c.many,
-    ))).one().many
-    return bool(use_index)
-
-
-async def _complete_postgres(
-    conn: AsyncConnection, rows: list[Any], user_id: uuid.UUID, vector: Sequence[float],
-    limit: int, scout_id: uuid.UUID | None, *, by_index: bool,
-) -> list[Hit]:
-    if by_index and len(rows) < limit:
-        # The index walk stopped at MAX_SCAN_TUPLES before finding enough of this user's
-        # rows (a user with few findings among very many), or there are fewer: an exact
-        # pass over the user's own rows is cheap exactly then and makes the answer complete.
-        rows = (await conn.execute(
-            _postgres_query(user_id, vector, limit, scout_id, exact=True))).all()
-    # relaxed_order may return the index's answers slightly out of order.
+def _ranked(rows: Sequence[Any]) -> list[Hit]:
     ordered = sorted(rows, key=lambda r: (float(r.distance), r.id))
     return [_hit(r, 1.0 - float(r.distance)) for r in ordered]
-
-
-async def _nearest_postgres(
-    conn: AsyncConnection, user_id: uuid.UUID, vector: Sequence[float], limit: int,
-    scout_id: uuid.UUID | None,
-) -> list[Hit]:
-    use_index = await _prepare_postgres(conn, user_id, limit, scout_id)
-    rows = (await conn.execute(
-        _postgres_query(user_id, vector, limit, scout_id, exact=not use_index))).all()
-    return await _complete_postgres(conn, rows, user_id, vector, limit, scout_id,
-                                    by_index=use_index)
 
 
 def cosine_similarity(unit_query: Sequence[float], other: Sequence[float]) -> float:
@@ -195,7 +198,8 @@ async def _nearest_python(
     candidates = await conn.execute(
         sa.select(runs.c.id, packed)
         .select_from(runs.join(scouts, scouts.c.id == runs.c.scout_id))
-        .where(*_findings_of(user_id, scout_id), runs.c.summary_embedding.is_not(None)))
+        .where(*_findings_of(scout_id is not None), runs.c.summary_embedding.is_not(None)),
+        _params(user_id, scout_id))
     query_norm = math.hypot(*vector)
     unit_query = tuple(float(v) / query_norm for v in vector) if query_norm else ()
     scored: list[tuple[float, uuid.UUID]] = []
@@ -230,20 +234,25 @@ def words_of(text: str) -> list[str]:
     return words[:MAX_WORDS]
 
 
-def _contains(column: sa.ColumnElement[Any], word: str) -> sa.ColumnElement[bool]:
+def _pattern(word: str) -> str:
     escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return sa.func.lower(sa.func.coalesce(column, "")).like(f"%{escaped}%", escape="\\")
+    return f"%{escaped}%"
 
 
-def _not_rankable(conn: AsyncConnection, dim: int | None) -> sa.ColumnElement[bool]:
+def _contains(column: sa.ColumnElement[Any], pattern: sa.BindParameter[str]
+              ) -> sa.ColumnElement[bool]:
+    return sa.func.lower(sa.func.coalesce(column, "")).like(pattern, escape="\\")
+
+
+def _not_rankable(sized: bool) -> sa.ColumnElement[bool]:
     unembedded = runs.c.summary_embedding.is_(None)
-    if dim is None or conn.dialect.name == "postgresql":
+    if not sized:
         # PostgreSQL's column has one size for every row.
         return unembedded
     # SQLite keeps vectors of an earlier model until `scouts reembed`; they cannot be
     # compared with the question's, so they are searched by their words too.
     packed_size = sa.func.length(sa.type_coerce(runs.c.summary_embedding, sa.LargeBinary))
-    return sa.or_(unembedded, packed_size != dim * 4)
+    return sa.or_(unembedded, packed_size != sa.bindparam("packed_size", type_=sa.Integer))
 
 
 async def text_matches(
@@ -257,30 +266,41 @@ async def text_matches(
     words = words_of(text)
     if not words:
         return []
-    where = _text_where(conn, user_id, words, scout_id, dim)
-    rows = (await conn.execute(_text_query(where, limit))).all()
+    sized = dim is not None and conn.dialect.name != "postgresql"
+    params = _text_params(user_id, scout_id, words, limit)
+    if sized:
+        params["packed_size"] = (dim or 0) * 4
+    rows = (await conn.execute(_text_query(len(words), scout_id is not None, sized),
+                               params)).all()
     return [_hit(r, None) for r in rows]
 
 
-def _text_where(
-    conn: AsyncConnection, user_id: uuid.UUID, words: list[str], scout_id: uuid.UUID | None,
-    dim: int | None,
-) -> list[sa.ColumnElement[bool]]:
-    return [
-        *_findings_of(user_id, scout_id),
-        _not_rankable(conn, dim),
-        *(sa.or_(_contains(runs.c.summary_text, w), _contains(_report, w)) for w in words),
-    ]
+def _text_params(user_id: uuid.UUID, scout_id: uuid.UUID | None, words: list[str],
+                 limit: int) -> dict[str, Any]:
+    return _params(user_id, scout_id, text_limit=limit,
+                   **{f"word_{i}": _pattern(w) for i, w in enumerate(words)})
 
 
-def _text_query(where: list[sa.ColumnElement[bool]], limit: int) -> sa.Select[Any]:
+@functools.lru_cache(maxsize=64)
+def _text_query(word_count: int, by_scout: bool, sized: bool) -> sa.Select[Any]:
+    """Parameters: see _text_params (and ``packed_size`` when ``sized``)."""
+    patterns = [sa.bindparam(f"word_{i}", type_=sa.String) for i in range(word_count)]
     return (
         sa.select(*_COLUMNS, sa.cast(sa.null(), sa.Float).label("distance"))
         .select_from(runs.join(scouts, scouts.c.id == runs.c.scout_id))
-        .where(*where)
+        .where(
+            *_findings_of(by_scout),
+            _not_rankable(sized),
+            *(sa.or_(_contains(runs.c.summary_text, p), _contains(_report, p))
+              for p in patterns))
         .order_by(runs.c.completed_at.desc(), runs.c.id)
-        .limit(limit)
+        .limit(sa.bindparam("text_limit", type_=sa.Integer))
     )
+
+
+@functools.lru_cache(maxsize=64)
+def _both_query(dim: int, by_scout: bool, word_count: int) -> sa.CompoundSelect:
+    return sa.union_all(_postgres_query(dim, by_scout), _text_query(word_count, by_scout, False))
 
 
 # ---- both at once -------------------------------------------------------------------------
@@ -294,16 +314,15 @@ async def find(
     if conn.dialect.name != "postgresql":
         return (await _nearest_python(conn, user_id, vector, limit, scout_id),
                 await text_matches(conn, user_id, text, limit, scout_id, len(vector)))
-    use_index = await _prepare_postgres(conn, user_id, limit, scout_id)
-    meaning = _postgres_query(user_id, vector, limit, scout_id, exact=not use_index)
     words = words_of(text)
-    # One round trip for both lists; the text branch has no distance.
-    query = (sa.union_all(meaning, _text_query(_text_where(conn, user_id, words, scout_id, None),
-                                               limit))
-             if words else meaning)
-    rows = (await conn.execute(query)).all()
+    by_scout = scout_id is not None
+    params = _meaning_params(user_id, vector, limit, scout_id)
+    # One statement for both lists; the text branch has no distance.
+    if words:
+        query: sa.Executable = _both_query(len(vector), by_scout, len(words))
+        params.update(_text_params(user_id, scout_id, words, limit))
+    else:
+        query = _postgres_query(len(vector), by_scout)
+    rows = (await conn.execute(query, params)).all()
     by_text = [_hit(r, None) for r in rows if r.distance is None]
-    meaning_rows = [r for r in rows if r.distance is not None]
-    return (await _complete_postgres(conn, meaning_rows, user_id, vector, limit, scout_id,
-                                     by_index=use_index),
-            by_text)
+    return _ranked([r for r in rows if r.distance is not None]), by_text
