@@ -6,7 +6,7 @@ runs in a temporary B-tree on every list. The new index replaces the old one, wh
 columns it starts with, so writes maintain no more indexes than before.
 
 Revision ID: 0012
-Revises: 0009
+Revises: 0010
 Create Date: 2026-11-28
 """
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0012"
-down_revision = "0009"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
