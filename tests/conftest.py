@@ -149,3 +149,8 @@ async def fresh_database_url(database_url: str, tmp_path: Path) -> str:
     finally:
         await admin.close()
     return database_url.replace("/postgres?", f"/{name}?")
+
+
+# The engine-and-fakes fixtures (`world`, `api`) for every module; imported last because
+# tests.engine_support reads EMBEDDING_DIM from this module.
+from tests.engine_fixtures import api, world  # noqa: E402, F401

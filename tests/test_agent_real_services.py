@@ -4,23 +4,16 @@ engines, a scraper whose browser died, models that write tool calls as text."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 
 import pytest
 
-from tests.engine_support import World, final_answer, world_for
+from tests.engine_support import World, final_answer
 from tests.fakes.fake_searxng import result
 
 ARTICLE = (
     "The Spice Route, a family-run Indian restaurant, opens on March 3 at 1200 Larimer "
     "Street. Chef Asha Rao will serve Kerala dishes from a wood-fired oven."
 )
-
-
-@pytest.fixture
-async def world(db, database_url, clock) -> AsyncIterator[World]:
-    async with world_for(db, database_url, clock) as w:
-        yield w
 
 
 async def tick(world: World, times: int = 1) -> None:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from dataclasses import replace
 
 import pytest
 
 from engine.engine import ScoutEngine
 from engine.storage import runs as run_store
-from tests.engine_support import World, final_answer, world_for
+from tests.engine_support import World, final_answer
 
 
 def hold_model_calls(world: World, monkeypatch) -> asyncio.Event:
@@ -24,12 +23,6 @@ def hold_model_calls(world: World, monkeypatch) -> asyncio.Event:
 
     monkeypatch.setattr(world.engine.tools.ollama, "chat", slow_chat)
     return gate
-
-
-@pytest.fixture
-async def world(db, database_url, clock) -> AsyncIterator[World]:
-    async with world_for(db, database_url, clock) as w:
-        yield w
 
 
 async def test_crash_before_commit_repeats_the_transition_once(world: World, monkeypatch) -> None:

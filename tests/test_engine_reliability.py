@@ -8,7 +8,6 @@ import os
 import threading
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
@@ -29,16 +28,10 @@ from engine.storage.sanitize import clean, clean_text, storable_json
 from engine.tables import notifications, scout_executions, users
 from engine.views import owner_text
 from tests.conftest import EMBEDDING_DIM
-from tests.engine_support import FAST_RETRY, World, final_answer, world_for
+from tests.engine_support import FAST_RETRY, World, final_answer
 from tests.fakes.smtp_sink import _free_port
 from tests.support import kill_client_connections
 from tests.test_cli import scouts, seed_run
-
-
-@pytest.fixture
-async def world(db, database_url, clock) -> AsyncIterator[World]:
-    async with world_for(db, database_url, clock) as w:
-        yield w
 
 
 async def queue_emails(world: World, count: int) -> list[str]:

@@ -2,18 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
-
 from engine.runs.steps import copy_checkpoint
-from tests.engine_support import World, final_answer, world_for
-
-
-@pytest.fixture
-async def world(db, database_url, clock) -> AsyncIterator[World]:
-    async with world_for(db, database_url, clock) as w:
-        yield w
+from tests.engine_support import World, final_answer
 
 
 async def test_happy_path_walks_every_state(world: World) -> None:

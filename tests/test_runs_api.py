@@ -2,28 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from aiohttp.test_utils import TestClient
 
-import pytest
-from aiohttp.test_utils import TestClient, TestServer
-
-from api.app import build_services, create_app
-from tests.engine_support import World, final_answer, world_for
+from tests.engine_support import World, final_answer
 from tests.support import COMPLETE_SCOUT, signup
-
-
-@pytest.fixture
-async def world(db, database_url, clock) -> AsyncIterator[World]:
-    async with world_for(db, database_url, clock) as w:
-        yield w
-
-
-@pytest.fixture
-async def api(world: World) -> AsyncIterator[TestClient]:
-    services = build_services(world.settings, db=world.db, clock=world.clock, bcrypt_rounds=4,
-                              engine=world.engine)
-    async with TestClient(TestServer(create_app(services, own_database=False))) as client:
-        yield client
 
 
 async def test_scout_created_through_the_api_runs_to_a_report(api: TestClient, world: World) -> None:

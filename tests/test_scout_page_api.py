@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
 import pytest
@@ -13,22 +12,8 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from api.app import build_services, create_app
 from engine.tables import live_events
-from tests.engine_support import World, world_for
+from tests.engine_support import World
 from tests.support import COMPLETE_SCOUT, signup
-
-
-@pytest.fixture
-async def world(db, database_url, clock) -> AsyncIterator[World]:
-    async with world_for(db, database_url, clock) as w:
-        yield w
-
-
-@pytest.fixture
-async def api(world: World) -> AsyncIterator[TestClient]:
-    services = build_services(world.settings, db=world.db, clock=world.clock, bcrypt_rounds=4,
-                              engine=world.engine)
-    async with TestClient(TestServer(create_app(services, own_database=False))) as client:
-        yield client
 
 
 async def test_run_now_available_at_counts_down_before_anyone_clicks(
