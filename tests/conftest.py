@@ -135,20 +135,25 @@ async def trusted_client(
     await built.engine.close()
 
 
-@pytest.fixture
-async def fresh_database_url(database_url: str, tmp_path: Path) -> str:
-    """An empty database of its own (not migrated), for tests that change the schema."""
-    if database_url.startswith("sqlite"):
-        return f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}"
-    name = f"fresh_{uuid.uuid4().hex[:12]}"
-    admin = Database(database_url)
+async def create_database(server_url: str, prefix: str) -> str:
+    """A new, empty database on the PostgreSQL server behind ``server_url``; its URL."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = Database(server_url)
     try:
         async with admin.engine.connect() as conn:
             await conn.execution_options(isolation_level="AUTOCOMMIT")
             await conn.execute(sa.text(f"CREATE DATABASE {name}"))
     finally:
         await admin.close()
-    return database_url.replace("/postgres?", f"/{name}?")
+    return server_url.replace("/postgres?", f"/{name}?")
+
+
+@pytest.fixture
+async def fresh_database_url(database_url: str, tmp_path: Path) -> str:
+    """An empty database of its own (not migrated), for tests that change the schema."""
+    if database_url.startswith("sqlite"):
+        return f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}"
+    return await create_database(database_url, "fresh")
 
 
 # The engine-and-fakes fixtures (`world`, `api`) for every module; imported last because

@@ -60,6 +60,18 @@ COMPLETE_SCOUT: dict[str, Any] = {
 }
 
 
+async def post(client: TestClient, path: str, body: object) -> tuple[int, dict[str, Any]]:
+    """Status and JSON body of a POST (an empty body for 204)."""
+    async with client.post(path, json=body) as resp:
+        return resp.status, (await resp.json() if resp.status != 204 else {})
+
+
+async def me(client: TestClient, token: str) -> int:
+    """Status of GET /api/auth/me with ``token`` as the bearer."""
+    async with client.get("/api/auth/me", headers={"Authorization": f"Bearer {token}"}) as r:
+        return r.status
+
+
 async def signup(client: TestClient, email: str, password: str = "correct horse") -> User:
     async with client.post("/api/auth/signup", json={"email": email, "password": password}) as r:
         body = await r.json()

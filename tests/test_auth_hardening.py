@@ -9,18 +9,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from engine.accounts.sessions import REFRESH_GRACE_SECONDS
-from tests.support import FakeClock, signup
-
-
-async def post(client: TestClient, path: str, body: object) -> tuple[int, dict]:
-    async with client.post(path, json=body) as resp:
-        return resp.status, (await resp.json() if resp.status != 204 else {})
-
-
-async def me(client: TestClient, token: str) -> int:
-    async with client.get("/api/auth/me", headers={"Authorization": f"Bearer {token}"}) as r:
-        return r.status
-
+from tests.support import FakeClock, me, post, signup
 
 # ---- two tabs refreshing at once --------------------------------------------------------
 

@@ -4,26 +4,14 @@ workers, twenty runs, workers killed with SIGKILL while the runs go (bench/soak.
 from __future__ import annotations
 
 import asyncio
-import uuid
-
-import sqlalchemy as sa
 
 from bench.soak import soak
 from engine import migrate
-from engine.db import Database
-from tests.conftest import EMBEDDING_DIM
+from tests.conftest import EMBEDDING_DIM, create_database
 
 
 async def own_database(postgres_url: str) -> str:
-    name = f"soak_{uuid.uuid4().hex[:12]}"
-    admin = Database(postgres_url)
-    try:
-        async with admin.engine.connect() as conn:
-            await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.execute(sa.text(f"CREATE DATABASE {name}"))
-    finally:
-        await admin.close()
-    url = postgres_url.replace("/postgres?", f"/{name}?")
+    url = await create_database(postgres_url, "soak")
     await asyncio.to_thread(migrate.upgrade, url, EMBEDDING_DIM)
     return url
 

@@ -17,17 +17,7 @@ from api.app import build_services, create_app
 from engine.accounts.sessions import REFRESH_GRACE_SECONDS
 from engine.config import Settings
 from engine.db import Database
-from tests.support import COMPLETE_SCOUT, signup
-
-
-async def post(client: TestClient, path: str, body: object) -> tuple[int, dict]:
-    async with client.post(path, json=body) as resp:
-        return resp.status, (await resp.json() if resp.status != 204 else {})
-
-
-async def me(client: TestClient, token: str) -> int:
-    async with client.get("/api/auth/me", headers={"Authorization": f"Bearer {token}"}) as r:
-        return r.status
+from tests.support import COMPLETE_SCOUT, me, post, signup
 
 
 @pytest.fixture
