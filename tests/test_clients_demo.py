@@ -165,3 +165,19 @@ async def test_demo_mail_catches_what_the_real_mailer_sends():
     assert message["To"] == "owner@example.com"
     assert message["Subject"] == "Open Scouts test email"
     assert ".dot line" in message.get_body(("plain",)).get_content()
+
+
+async def test_demo_mail_takes_an_address_with_non_ascii_letters():
+    """Signup accepts 'zoë@…'; the demo's mail server, like Mailpit in the compose setup,
+    speaks SMTPUTF8, so the demo's test email reaches such an account too."""
+    mail = DemoMail()
+    await mail.start()
+    try:
+        mailer = Mailer(mail.url, "Open Scouts <scouts@localhost>")
+        await mailer.send("zoë@xn--bcher-kva.example", "Open Scouts test email", "Hello.\n",
+                          "<p>Hello.</p>")
+        await mailer.close()
+    finally:
+        await mail.stop()
+    [message] = mail.messages
+    assert message["To"] == "zoë@xn--bcher-kva.example"

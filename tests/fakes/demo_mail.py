@@ -23,6 +23,9 @@ class DemoMail:
     host: str = "127.0.0.1"
     port: int = 0
     messages: list[EmailMessage] = field(default_factory=list)
+    # As Mailpit does: an address such as "zoë@…" is taken. Off, it is a server that
+    # refuses them.
+    advertises_smtputf8: bool = True
     _server: asyncio.Server | None = None
 
     @property
@@ -50,6 +53,8 @@ class DemoMail:
                 if verb == "EHLO":
                     reply("250-demo-mail")
                     reply("250-8BITMIME")
+                    if self.advertises_smtputf8:
+                        reply("250-SMTPUTF8")
                     reply(f"250 SIZE {MAX_MESSAGE_BYTES}")
                 elif verb == "HELO":
                     reply("250 demo-mail")
