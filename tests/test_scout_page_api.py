@@ -154,6 +154,36 @@ async def test_test_email_says_so_when_mail_is_off(db, clock) -> None:  # type: 
     assert caught.value.details["code"] == "mail_off"
 
 
+async def test_test_email_says_whether_to_try_again(db, clock) -> None:  # type: ignore[no-untyped-def]
+    """A mail server that is down is worth another try; one that refuses is not."""
+    from engine.clients.mailer import Mailer
+    from engine.errors import Unavailable
+    from engine.preferences.test_email import TestEmails
+    from engine.storage.users import create_user
+    from tests.fakes.demo_mail import DemoMail
+    from tests.fakes.smtp_sink import _free_port
+
+    async with db.transaction() as conn:
+        user = await create_user(conn, "zoë@example.com", "x", clock())
+    down = TestEmails(db, Mailer(f"smtp://127.0.0.1:{_free_port('127.0.0.1')}", "scouts@localhost"))
+    with pytest.raises(Unavailable) as caught:
+        await down.send(user["id"], clock())
+    assert caught.value.details["code"] == "mail_failed"
+    assert "try again later" in str(caught.value)
+
+    ascii_only = DemoMail()
+    ascii_only.advertises_smtputf8 = False
+    await ascii_only.start()
+    try:
+        refusing = TestEmails(db, Mailer(ascii_only.url, "scouts@localhost"))
+        with pytest.raises(Unavailable) as caught:
+            await refusing.send(user["id"], clock())
+    finally:
+        await ascii_only.stop()
+    assert caught.value.details["code"] == "mail_failed"
+    assert "refused" in str(caught.value) and "try again" not in str(caught.value)
+
+
 async def test_config_tells_the_ui_whether_this_is_the_demo(world: World) -> None:
     for demo in (False, True):
         settings = dataclasses.replace(world.settings, demo_mode=demo)

@@ -8,7 +8,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from engine.accounts.ratelimit import SlidingWindowLimiter
-from engine.clients.errors import ClientFailure
+from engine.clients.errors import ClientFailure, ServiceBusy
 from engine.clients.mailer import Mailer
 from engine.db import Database
 from engine.errors import Conflict, NotFound, RateLimited, Unavailable
@@ -67,7 +67,12 @@ class TestEmails:
         self.limiter.hit(key, now)
         try:
             await self.mailer.send(to, SUBJECT, TEXT, HTML)
-        except (ClientFailure, OSError):
-            raise Unavailable("the mail server did not accept the test email; "
-                              "try again later", code="mail_failed") from None
+        except (ServiceBusy, OSError):
+            raise Unavailable("the mail server did not answer; try again later",
+                              code="mail_failed") from None
+        except ClientFailure:
+            # Waiting will not help here: the server answered, and said no (to the address,
+            # say, or to an SMTPUTF8 address it cannot take).
+            raise Unavailable("the mail server refused the test email; check the address "
+                              "and the mail server's settings", code="mail_failed") from None
         return {"sent_to": to}
