@@ -20,7 +20,8 @@ routes = web.RouteTableDef()
 async def search_findings(request: web.Request, user_id: uuid.UUID) -> web.Response:
     query = parse_query(request.query)
     found = services(request)
-    search = FindingsSearch(found.db, found.chat_ollama, found.settings.embedding_dim)
+    search = FindingsSearch(found.db, found.chat_ollama, found.settings.embedding_dim,
+                            found.settings.findings_search_shards)
     try:
         findings = await search.search(user_id, query)
     except SearchUnavailable as exc:

@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.findings [--rows 100000] [--users 100] [--dim 768]
                                        [--queries 300] [--sqlite-rows 20000] [--skip-sqlite]
+                                       [--shards N [N ...]]
                                        [--variant NAME=VALUE[,NAME=VALUE]]...
 
 Loads ``--rows`` finished runs with ``--dim``-dimensional summary embeddings, spread over
@@ -46,6 +47,7 @@ import sqlalchemy as sa
 
 from engine import db as db_module
 from engine import migrate
+from engine.config import Settings
 from engine.db import Database
 from engine.findings import halfvec, store
 from engine.findings.query import FindingsQuery
@@ -256,14 +258,15 @@ def percentile(sorted_ms: list[float], p: float) -> float:
     return sorted_ms[min(len(sorted_ms) - 1, int(round(p / 100 * (len(sorted_ms) - 1))))]
 
 
-async def measure(url: str, data: Dataset, queries: int, rows: int) -> dict[str, Any]:
+async def measure(url: str, data: Dataset, queries: int, rows: int,
+                  shards: int = 1) -> dict[str, Any]:
     """Per probed user: wall-clock p50/p99 of the whole search and recall@10; on PostgreSQL
     also the server's own planning + execution time for the ranking statement (EXPLAIN
     ANALYZE without per-node timing, which would add a clock read per row) and the CPU
     time the server spent per search (its process and any parallel workers)."""
     db = Database(url)
     embedder = FixedEmbedding()
-    search = FindingsSearch(db, embedder, data.dim)  # type: ignore[arg-type]
+    search = FindingsSearch(db, embedder, data.dim, shards)  # type: ignore[arg-type]
     shares = data.weights()
     total = sum(shares)
     result: dict[str, Any] = {}
@@ -318,8 +321,8 @@ async def measure(url: str, data: Dataset, queries: int, rows: int) -> dict[str,
 
 
 async def backend_pid(db: Database) -> int | None:
-    """The server process behind the search's connection (PostgreSQL answers a search in
-    one statement on the pool of Database.single, which a sequential run keeps at one)."""
+    """A server process of the search's pool (Database.single): the way to the server's
+    other processes, whose CPU time server_cpu_seconds adds up."""
     if db.dialect != "postgresql":
         return None
     async with db.single() as conn:
@@ -339,14 +342,23 @@ def process_cpu_seconds(pid: int) -> float:
 
 
 def server_cpu_seconds(backend: int) -> float:
-    """The backend's CPU time plus that of the postmaster's children that have exited:
-    parallel workers are started for one statement and gone when it ends, and their time
-    is counted to the postmaster once it has reaped them (so is an autovacuum worker's that
-    ends meanwhile; the load is read-only, so hardly any run)."""
+    """CPU time of every process of the server that ``backend`` belongs to: the backends
+    of all the search's connections (one per shard), the background processes (nearly
+    idle under a read-only load), and the children that have exited, such as parallel
+    workers, whose time is counted to the postmaster once it has reaped them."""
     postmaster = int(_stat(backend)[1])
     fields = _stat(postmaster)
     reaped = (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
-    return process_cpu_seconds(backend) + reaped
+    live = 0.0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            if int(_stat(int(entry))[1]) == postmaster:
+                live += process_cpu_seconds(int(entry))
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            continue  # exited meanwhile
+    return reaped + live
 
 
 async def exact_top(db: Database, user_id: uuid.UUID, vector: list[float]) -> set[uuid.UUID]:
@@ -460,11 +472,13 @@ async def run(args: argparse.Namespace) -> None:
             # The search's own pool sends settings of its own when it connects, which win
             # over the database's: a variant replaces them too.
             db_module.SINGLE_STATEMENT_SETTINGS = {**production, **settings}
-            figures = await measure(url, data, args.queries, args.rows)
             shown = ", ".join(f"{k}={v}" for k, v in settings.items()) or "as shipped"
-            print_result(f"PostgreSQL 18 + pgvector (halfvec covering index, full re-rank; "
-                         f"{shown}; load average {os.getloadavg()[0]:.1f})",
-                         args.rows, args.users, args.dim, load, figures)
+            for shards in args.shards:
+                figures = await measure(url, data, args.queries, args.rows, shards)
+                print_result(f"PostgreSQL 18 + pgvector (halfvec covering index, full re-rank, "
+                             f"{shards} shard{'s' if shards > 1 else ''}; {shown}; "
+                             f"load average {os.getloadavg()[0]:.1f})",
+                             args.rows, args.users, args.dim, load, figures)
     if args.skip_sqlite:
         return
     with tempfile.TemporaryDirectory(prefix="bench-findings-sqlite-") as tmp:
@@ -484,6 +498,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--sqlite-rows", type=int, default=20_000)
     parser.add_argument("--skip-sqlite", action="store_true")
+    parser.add_argument(
+        "--shards", type=int, nargs="+", default=[Settings.findings_search_shards],
+        help="connections one PostgreSQL search ranks on at once (FINDINGS_SEARCH_SHARDS); "
+             "several values are measured one after the other on the same data")
     parser.add_argument(
         "--variant", type=parse_variant, action="append", default=[],
         metavar="NAME=VALUE[,NAME=VALUE]",

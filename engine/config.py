@@ -12,6 +12,8 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from engine.findings.shards import MAX_SHARDS
+
 SETTINGS_ENV_VARS: tuple[str, ...] = (
     "DATABASE_URL",
     "API_HOST",
@@ -25,6 +27,7 @@ SETTINGS_ENV_VARS: tuple[str, ...] = (
     "OLLAMA_CHAT_MODEL",
     "OLLAMA_EMBED_MODEL",
     "EMBEDDING_DIM",
+    "FINDINGS_SEARCH_SHARDS",
     "CRAWL4AI_URL",
     "CRAWL4AI_TOKEN",
     "SEARXNG_URL",
@@ -125,6 +128,7 @@ class Settings:
     ollama_chat_model: str = "qwen2.5:7b"
     ollama_embed_model: str = "nomic-embed-text"
     embedding_dim: int = 768
+    findings_search_shards: int = 2
     crawl4ai_url: str = "http://localhost:11235"
     crawl4ai_token: str = field(default="", repr=False)
     searxng_url: str = "http://localhost:8080"
@@ -187,6 +191,7 @@ class Settings:
             ollama_embed_model=env.get("OLLAMA_EMBED_MODEL", "").strip()
             or cls.ollama_embed_model,
             embedding_dim=_int(env, "EMBEDDING_DIM", cls.embedding_dim),
+            findings_search_shards=_shards(env),
             crawl4ai_url=(env.get("CRAWL4AI_URL", "").strip() or cls.crawl4ai_url).rstrip("/"),
             crawl4ai_token=env.get("CRAWL4AI_TOKEN", "").strip(),
             searxng_url=(env.get("SEARXNG_URL", "").strip() or cls.searxng_url).rstrip("/"),
@@ -214,6 +219,13 @@ class Settings:
             live_max_streams_per_user=_int(env, "LIVE_MAX_STREAMS_PER_USER",
                                            cls.live_max_streams_per_user),
         )
+
+
+def _shards(env: Mapping[str, str]) -> int:
+    shards = _int(env, "FINDINGS_SEARCH_SHARDS", Settings.findings_search_shards)
+    if shards > MAX_SHARDS:
+        raise ConfigError(f"FINDINGS_SEARCH_SHARDS must be at most {MAX_SHARDS}, got {shards}")
+    return shards
 
 
 def _jwt_secret(env: Mapping[str, str], app_env: str) -> str:

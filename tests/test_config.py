@@ -40,6 +40,8 @@ def test_secrets_never_appear_in_the_repr() -> None:
     ({"SCHEDULER_ENABLED": "maybe"}, "SCHEDULER_ENABLED must be true or false"),
     ({"DATABASE_URL": "mysql://x"}, "DATABASE_URL must start with"),
     ({"APP_ENV": "staging"}, "APP_ENV must be"),
+    ({"FINDINGS_SEARCH_SHARDS": "0"}, "FINDINGS_SEARCH_SHARDS must be at least 1"),
+    ({"FINDINGS_SEARCH_SHARDS": "17"}, "FINDINGS_SEARCH_SHARDS must be at most 16"),
 ])
 def test_bad_values_name_the_variable(env: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
@@ -74,3 +76,8 @@ def test_trusted_proxies_are_parsed_and_checked() -> None:
     )
     with pytest.raises(ConfigError, match="TRUSTED_PROXIES"):
         Settings.from_env({"TRUSTED_PROXIES": "frontend"})
+
+
+def test_findings_search_shards() -> None:
+    assert Settings.from_env({}).findings_search_shards == 2
+    assert Settings.from_env({"FINDINGS_SEARCH_SHARDS": "4"}).findings_search_shards == 4

@@ -178,7 +178,8 @@ async def test_findings_without_embedding_are_found_by_their_words(
 
     assert status == 200
     by_id = {h["execution_id"]: h for h in body["findings"]}
-    assert set(by_id) == {embedded, imported}
+    # Once each, though PostgreSQL's search runs on several connections.
+    assert len(body["findings"]) == 2 and set(by_id) == {embedded, imported}
     assert by_id[imported]["match"] == "text" and by_id[imported]["similarity"] is None
     assert by_id[embedded]["match"] == "meaning"
     assert by_id[imported]["excerpt"] == "Openings: Menya Ramen opened on Colfax."

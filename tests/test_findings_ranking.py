@@ -21,7 +21,7 @@ import sqlalchemy as sa
 
 from engine import migrate
 from engine.db import Database
-from engine.findings import halfvec, store
+from engine.findings import halfvec, shards, store
 from engine.reembed import resize_column
 from engine.tables import scout_executions, scouts, users
 from tests.conftest import EMBEDDING_DIM
@@ -204,7 +204,9 @@ async def test_postgres_ranks_through_the_covering_index_even_with_a_generic_pla
         await raw.execute("DEALLOCATE findings_probe; RESET plan_cache_mode; RESET enable_seqscan")
     assert re.search(r"user_id = \$\d", plan), plan  # a generic plan indeed
     assert f"Index Only Scan using {halfvec.INDEX}" in plan, plan
-    assert "Index Cond: (scout_id = scouts" in plan, plan
+    # A shard's run ids bound the scan itself, not a filter over every entry.
+    assert re.search(r"Index Cond: \(\(scout_id = scouts\w*\.id\) AND \(id >= \$\d+\) "
+                     r"AND \(id <= \$\d+\)\)", plan), plan
 
 
 async def test_embeddings_too_large_for_the_index_are_ranked_exactly(
@@ -315,3 +317,94 @@ async def test_postgres_search_plans_no_parallel_workers_however_cheap_they_look
     assert "Gather" in plans["transaction"], plans["transaction"]
     assert "Gather" not in plans["single"], plans["single"]
     assert f"Index Only Scan using {halfvec.INDEX}" in plans["single"], plans["single"]
+
+
+# ---- shards: one search on several connections (engine/findings/shards.py) --------------
+
+
+def test_shards_cover_every_run_id_once() -> None:
+    for count in range(1, shards.MAX_SHARDS + 1):
+        ranges = shards.id_ranges(count)
+        assert len(ranges) == count
+        assert ranges[0][0] == uuid.UUID(int=0)
+        assert ranges[-1][1] == uuid.UUID(int=(1 << 128) - 1)
+        for (_, high), (low, _) in zip(ranges, ranges[1:], strict=False):
+            assert low.int == high.int + 1
+        widths = {high.int - low.int for low, high in ranges}
+        assert max(widths) - min(widths) <= 1
+    for wrong in (0, shards.MAX_SHARDS + 1):
+        with pytest.raises(ValueError):
+            shards.id_ranges(wrong)
+
+
+async def test_every_shard_count_gives_the_exact_order_and_each_finding_once(
+    db: Database, world: World,
+) -> None:
+    """Findings whose ids sit right on the shards' edges, and a neighbour with better
+    matches: one connection or several, the answer is the exact cosine order."""
+    import aiohttp
+
+    from engine.clients.ollama import OllamaClient
+    from engine.findings.query import FindingsQuery
+    from engine.findings.search import FindingsSearch
+    from tests.fakes.fake_ollama import FakeOllama
+
+    rng = random.Random(21)
+    async with FakeOllama(embed_dim=EMBEDDING_DIM) as fake, aiohttp.ClientSession() as session:
+        ollama = OllamaClient(session, fake.url, "qwen2.5:7b", "nomic-embed-text")
+        question = fake.vector_for("what is new")
+        alice, bob = await world.user("ann@example.com"), await world.user("ben@example.com")
+        # The last id before each cut of the id space into 2, 3, 4 and 7 equal parts, the
+        # first after it, and the very first and last ids.
+        space = 1 << 128
+        cuts = {space * i // count for count in (2, 3, 4, 7) for i in range(1, count)}
+        edges = sorted({uuid.UUID(int=n) for cut in cuts for n in (cut - 1, cut)}
+                       | {uuid.UUID(int=0), uuid.UUID(int=space - 1)})
+        ids = [*edges, *(uuid.uuid4() for _ in range(10))]
+        first, second = await world.scout(alice), await world.scout(alice)
+        await world.findings(alice, first, [near(rng, question, 1.5) for _ in ids[::2]],
+                             ids[::2])
+        await world.findings(alice, second, [near(rng, question, 1.5) for _ in ids[1::2]],
+                             ids[1::2])
+        await world.findings(bob, await world.scout(bob),
+                             [near(rng, question, 0.1) for _ in range(30)])
+        assert len(ids) <= 50  # so every one of Alice's findings is in the answer
+        expected = [str(e) for e in world.expected(alice, question, 50)]
+        for count in (1, 2, 3, 4, 7):
+            search = FindingsSearch(db, ollama, EMBEDDING_DIM, count)
+            found = await search.search(alice, FindingsQuery("what is new", 50))
+            assert [str(f["execution_id"]) for f in found] == expected, count
+            found = await search.search(alice, FindingsQuery("what is new", 3))
+            assert [str(f["execution_id"]) for f in found] == expected[:3], count
+
+
+async def test_migration_0015_keys_the_index_by_run_id_and_goes_back(
+    fresh_database_url: str,
+) -> None:
+    url = fresh_database_url
+    if not url.startswith("postgresql"):
+        pytest.skip("the covering index exists on PostgreSQL only")
+
+    async def definition(db: Database) -> str:
+        async with db.read() as conn:
+            return str((await conn.execute(sa.text(
+                "SELECT indexdef FROM pg_indexes WHERE indexname = :name"),
+                {"name": halfvec.INDEX})).scalar_one())
+
+    await asyncio.to_thread(migrate.upgrade, url, EMBEDDING_DIM, "0014")
+    db = Database(url)
+    try:
+        assert "(scout_id) INCLUDE (id, summary_half)" in await definition(db)
+        world = World(db)
+        user = await world.user("hal@example.com")
+        rng = random.Random(3)
+        await world.findings(user, await world.scout(user),
+                             [near(rng, [0.0] * EMBEDDING_DIM, 1.0) for _ in range(20)])
+        await asyncio.to_thread(migrate.upgrade, url, EMBEDDING_DIM)
+        assert "(scout_id, id) INCLUDE (summary_half)" in await definition(db)
+        question = near(rng, [0.0] * EMBEDDING_DIM, 1.0)
+        assert await world.nearest(user, question, 5) == world.expected(user, question, 5)
+        await asyncio.to_thread(migrate.downgrade, url, EMBEDDING_DIM, "0014")
+        assert "(scout_id) INCLUDE (id, summary_half)" in await definition(db)
+    finally:
+        await db.close()

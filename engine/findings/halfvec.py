@@ -1,8 +1,9 @@
 """PostgreSQL's compact copy of every summary embedding, for ranking one user's findings.
 
 Each finding's vector is also kept as a unit-length ``halfvec`` (2 bytes a number) in a
-generated column, and a btree on ``scout_id`` carries it with the run's id (INCLUDE). A
-user's findings are then contiguous in that index and read by an index-only scan: the
+generated column, carried (INCLUDE) by a btree on ``(scout_id, id)``. A user's findings
+are then contiguous in that index, and so is each shard of them by run id
+(engine/findings/shards.py); they are read by an index-only scan: the
 search ranks all of them exactly at half precision, without reading the 3 KB float32
 vectors that live in TOAST, and ranks the best few again with those full vectors, so the
 order is the same as SQLite's. Unlike a filtered HNSW walk, nothing depends on where the
@@ -40,8 +41,8 @@ def create_statements(dim: int) -> list[str]:
     return [
         f"ALTER TABLE scout_executions ADD COLUMN IF NOT EXISTS {COLUMN} halfvec({int(dim)}) "
         f"GENERATED ALWAYS AS (l2_normalize(summary_embedding)::halfvec({int(dim)})) STORED",
-        f"CREATE INDEX IF NOT EXISTS {INDEX} ON scout_executions (scout_id) "
-        f"INCLUDE (id, {COLUMN}) WHERE {FINDABLE}",
+        f"CREATE INDEX IF NOT EXISTS {INDEX} ON scout_executions (scout_id, id) "
+        f"INCLUDE ({COLUMN}) WHERE {FINDABLE}",
     ]
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
 import sqlalchemy as sa
 
 from engine.clients.errors import ClientFailure, ModelMissing, ServiceBusy
@@ -15,7 +17,8 @@ from engine.errors import DomainError, NotFound
 from engine.findings import halfvec
 from engine.findings.excerpt import excerpt
 from engine.findings.query import FindingsQuery
-from engine.findings.store import Hit, find, words_of
+from engine.findings.shards import IdRange, best_of, id_ranges
+from engine.findings.store import Hit, find, vector_literal, words_of
 from engine.storage import scouts as scout_store
 
 
@@ -57,7 +60,7 @@ def merge(by_meaning: list[Hit], by_text: list[Hit], limit: int) -> list[Hit]:
     return [*by_meaning[: limit - len(text)], *text][:limit]
 
 
-def _stale_column(exc: sa.exc.DBAPIError) -> bool:
+def _stale_column(exc: Exception) -> bool:
     message = str(exc)
     # Sized for another EMBEDDING_DIM, or (for embeddings too large for an index entry
     # before) the half-precision copy was never made.
@@ -66,11 +69,18 @@ def _stale_column(exc: sa.exc.DBAPIError) -> bool:
             or f'"{halfvec.COLUMN}" does not exist' in message)
 
 
+def _rank(hit: Hit) -> tuple[float, uuid.UUID]:
+    return (-(hit.similarity or 0.0), hit.execution_id)
+
+
 @dataclass
 class FindingsSearch:
     db: Database
     ollama: OllamaClient
     embedding_dim: int
+    # PostgreSQL: how many connections one search ranks the caller's findings on at once
+    # (FINDINGS_SEARCH_SHARDS; engine/findings/shards.py).
+    shards: int = 2
 
     async def search(self, user_id: uuid.UUID, query: FindingsQuery) -> list[dict[str, Any]]:
         if query.scout_id is not None:
@@ -78,14 +88,13 @@ class FindingsSearch:
                 if await scout_store.get_scout(conn, user_id, query.scout_id) is None:
                     raise NotFound("scout not found")
         vector = await self._embed(query.text)
-        # PostgreSQL answers in one statement, which needs no transaction around it;
-        # SQLite's two reads share one.
-        connect = self.db.single if self.db.dialect == "postgresql" else self.db.read
         try:
-            async with connect() as conn:
+            if self.db.dialect == "postgresql":
+                by_meaning, by_text = await self._find_sharded(user_id, vector, query)
+            else:
                 by_meaning, by_text = await find(
-                    conn, user_id, vector, query.text, query.limit, query.scout_id)
-        except sa.exc.DBAPIError as exc:
+                    self.db, user_id, vector, query.text, query.limit, query.scout_id)
+        except (sa.exc.DBAPIError, asyncpg.PostgresError) as exc:
             if not _stale_column(exc):
                 raise
             # EMBEDDING_DIM was changed but the column still has the old size.
@@ -94,6 +103,33 @@ class FindingsSearch:
                 f"EMBEDDING_DIM={self.embedding_dim}; run `scouts reembed`") from None
         words = words_of(query.text)
         return [finding_view(h, words) for h in merge(by_meaning, by_text, query.limit)]
+
+    async def _find_sharded(self, user_id: uuid.UUID, vector: list[float],
+                            query: FindingsQuery) -> tuple[list[Hit], list[Hit]]:
+        """One statement per shard, each on its own connection without a transaction
+        around it, all at once; the first also matches words."""
+
+        literal = vector_literal(vector)
+
+        async def shard(index: int, ids: IdRange) -> tuple[list[Hit], list[Hit]]:
+            return await find(self.db, user_id, vector, query.text, query.limit,
+                              query.scout_id, ids, by_words=index == 0, literal=literal)
+
+        ranges = id_ranges(self.shards)
+        if len(ranges) == 1:
+            return await shard(0, ranges[0])
+        tasks = [asyncio.ensure_future(shard(i, ids)) for i, ids in enumerate(ranges)]
+        try:
+            parts = await asyncio.gather(*tasks)
+        except BaseException:
+            # The first failure is the search's (unwrapped, unlike a TaskGroup's); the
+            # other shards are not left running on their connections.
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
+        return (best_of((meaning for meaning, _ in parts), query.limit, _rank),
+                parts[0][1])
 
     async def _embed(self, text: str) -> list[float]:
         try:

@@ -51,10 +51,10 @@ class CompiledRead:
 
 
 class PreparedRead:
-    """One SELECT whose only runtime parameters are named ``bindparam``s; compiled on
-    first use for each dialect."""
+    """One SELECT (or a UNION of them) whose only runtime parameters are named
+    ``bindparam``s; compiled on first use for each dialect."""
 
-    def __init__(self, statement: sa.Select[Any]) -> None:
+    def __init__(self, statement: sa.Select[Any] | sa.CompoundSelect) -> None:
         self.statement = statement
         self._compiled: dict[str, CompiledRead] = {}
 
