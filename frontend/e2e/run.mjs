@@ -446,6 +446,24 @@ async function main() {
       await shot(page, "report");
     });
 
+    await step("searching past findings finds the report and opens it in the scout's history", async () => {
+      await page.goto(`${BASE_URL}/scouts`);
+      const box = page.getByTestId("findings-search");
+      await box.getByTestId("findings-query").fill("new ramen places in Boulder");
+      await box.getByTestId("findings-submit").click();
+      const hit = box.getByTestId("finding").first();
+      await hit.waitFor();
+      if ((await hit.getAttribute("data-match")) !== "meaning") throw new Error("the report was not found by meaning");
+      const hitText = await hit.innerText();
+      if (!/ramen/i.test(hitText)) throw new Error(`first finding is not the ramen report: ${hitText.slice(0, 200)}`);
+      await assertPlain(box);
+      await shot(page, "findings-search");
+      await hit.locator("a").first().click();
+      await page.waitForURL(/\/scout\/[^/?]+\?run=/);
+      const runId = new URL(page.url()).searchParams.get("run");
+      await page.locator(`[id="run-${runId}"]`).getByTestId("report").waitFor();
+    });
+
     await step("the switch pauses the scout and switches it on again", async () => {
       const toggle = page.locator(".page-head").getByTestId("scout-active-toggle");
       await toggle.click();
