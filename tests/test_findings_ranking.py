@@ -214,10 +214,20 @@ async def test_embeddings_too_large_for_the_index_are_ranked_exactly(
 ) -> None:
     rng = random.Random(5)
     crowd = await _crowd(world, rng)
+    # The statements are built once per shape: one an earlier test built would hide the
+    # change, and the one built here must not outlive it.
+    store._postgres_query.cache_clear()
+    store._postgres_read.cache_clear()
     monkeypatch.setattr(halfvec, "MAX_DIM", EMBEDDING_DIM - 1)
-    question = near(rng, crowd["topics"][3], 0.3)
-    assert await world.nearest(crowd["alice"], question, 10) == world.expected(
-        crowd["alice"], question, 10)
+    try:
+        sql = str(store._postgres_query(EMBEDDING_DIM, False))
+        assert halfvec.COLUMN not in sql and "summary_embedding" in sql
+        question = near(rng, crowd["topics"][3], 0.3)
+        assert await world.nearest(crowd["alice"], question, 10) == world.expected(
+            crowd["alice"], question, 10)
+    finally:
+        store._postgres_query.cache_clear()
+        store._postgres_read.cache_clear()
 
 
 async def test_reembed_resizing_rebuilds_the_half_precision_copy(db: Database, world: World) -> None:
