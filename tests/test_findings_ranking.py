@@ -418,3 +418,47 @@ async def test_migration_0015_keys_the_index_by_run_id_and_goes_back(
         assert "(scout_id) INCLUDE (id, summary_half)" in await definition(db)
     finally:
         await db.close()
+
+
+async def test_a_search_given_up_mid_statement_leaves_every_connection_usable(
+    db: Database, world: World,
+) -> None:
+    """A browser that goes away cancels the request while its shards' statements run;
+    the connections go back to the pool and the next searches are answered."""
+    if db.dialect != "postgresql":
+        pytest.skip("shards run on PostgreSQL only")
+    import aiohttp
+
+    from engine.clients.ollama import OllamaClient
+    from engine.findings.query import FindingsQuery
+    from engine.findings.search import FindingsSearch
+    from tests.fakes.fake_ollama import FakeOllama
+
+    rng = random.Random(8)
+    async with FakeOllama(embed_dim=EMBEDDING_DIM) as fake, aiohttp.ClientSession() as session:
+        ollama = OllamaClient(session, fake.url, "qwen2.5:7b", "nomic-embed-text")
+        question = fake.vector_for("anything new")
+        user = await world.user("ida@example.com")
+        await world.findings(user, await world.scout(user),
+                             [near(rng, question, 1.0) for _ in range(20)])
+        expected = [str(e) for e in world.expected(user, question, 10)]
+        search = FindingsSearch(db, ollama, EMBEDDING_DIM, 2)
+        # Another transaction holds the table, so both shards' statements wait on it.
+        async with db.transaction() as blocker:
+            await blocker.execute(sa.text("LOCK TABLE scout_executions IN ACCESS EXCLUSIVE MODE"))
+            task = asyncio.create_task(search.search(user, FindingsQuery("anything new", 10)))
+            async with db.read() as watcher:
+                for _ in range(200):
+                    waiting = (await watcher.execute(sa.text(
+                        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                        "AND query LIKE '%summary_half%'"))).scalar_one()
+                    if waiting == 2:
+                        break
+                    await asyncio.sleep(0.01)
+            assert waiting == 2
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        for _ in range(3):
+            found = await search.search(user, FindingsQuery("anything new", 10))
+            assert [str(f["execution_id"]) for f in found] == expected
