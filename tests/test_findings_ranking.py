@@ -443,6 +443,10 @@ async def test_a_search_given_up_mid_statement_leaves_every_connection_usable(
                              [near(rng, question, 1.0) for _ in range(20)])
         expected = [str(e) for e in world.expected(user, question, 10)]
         search = FindingsSearch(db, ollama, EMBEDDING_DIM, 2)
+        # Once beforehand, so the shards' statements are prepared on their connections:
+        # while a statement is being parsed, pg_stat_activity does not show its text yet.
+        found = await search.search(user, FindingsQuery("anything new", 10))
+        assert [str(f["execution_id"]) for f in found] == expected
         # Another transaction holds the table, so both shards' statements wait on it.
         async with db.transaction() as blocker:
             await blocker.execute(sa.text("LOCK TABLE scout_executions IN ACCESS EXCLUSIVE MODE"))
