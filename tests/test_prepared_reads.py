@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import UTC, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -226,3 +227,22 @@ async def test_a_transaction_cancelled_mid_statement_ends_as_cancelled(db: Datab
         await task
     async with db.single() as conn:
         assert (await conn.execute(sa.text("SELECT 1"))).scalar() == 1
+
+
+async def test_numbers_read_back_as_sqlalchemy_reads_them(db: Database) -> None:
+    """Float and Numeric columns: SQLAlchemy's conversions on asyncpg ask for the column's
+    type, which a read at the driver has no description to give; the declared type
+    stands in for it."""
+    from engine.storage.prepared import PreparedRead
+
+    statement = sa.select(
+        sa.cast(sa.bindparam("f", type_=sa.Float), sa.Float).label("f"),
+        sa.cast(sa.bindparam("n", type_=sa.Numeric(10, 2)), sa.Numeric(10, 2)).label("n"),
+        sa.cast(sa.bindparam("i", type_=sa.Integer), sa.Integer).label("i"),
+    )
+    values = {"f": 0.125, "n": Decimal("2.25"), "i": 7}
+    async with db.single() as conn:
+        expected = [dict(row._mapping) for row in await conn.execute(statement, values)]
+    rows = await db.fetch_prepared(PreparedRead(statement), **values)
+    assert rows == expected == [{"f": 0.125, "n": Decimal("2.25"), "i": 7}]
+    assert [type(v) for v in rows[0].values()] == [type(v) for v in expected[0].values()]

@@ -163,7 +163,7 @@ def _postgres_query(dim: int, by_scout: bool) -> sa.Select[Any]:
     )
     distance = runs.c.summary_embedding.op("<=>", return_type=sa.Float)(question.c.full)
     return (
-        sa.select(*_COLUMNS, _as_driver_float(distance).label("distance"))
+        sa.select(*_COLUMNS, distance.label("distance"))
         .select_from(
             candidates.join(runs, runs.c.id == candidates.c.id)
             .join(scouts, scouts.c.id == runs.c.scout_id)
@@ -181,19 +181,12 @@ def exact_query(dim: int, by_scout: bool) -> sa.Select[Any]:
     question = _question(dim)
     distance = runs.c.summary_embedding.op("<=>", return_type=sa.Float)(question.c.full)
     return (
-        sa.select(*_COLUMNS, _as_driver_float(distance).label("distance"))
+        sa.select(*_COLUMNS, distance.label("distance"))
         .select_from(runs.join(scouts, scouts.c.id == runs.c.scout_id).join(question, sa.true()))
         .where(*_findings_of(by_scout), _in_range(), runs.c.summary_embedding.is_not(None))
         .order_by(distance, runs.c.id)
         .limit(sa.bindparam("limit", type_=sa.Integer))
     )
-
-
-def _as_driver_float(distance: sa.ColumnElement[float]) -> sa.ColumnElement[Any]:
-    """The distance as asyncpg returns it (a float8 is a Python float): Float's result
-    conversion on asyncpg asks for the column's type OID, which a statement run at the
-    driver (PreparedRead) does not have."""
-    return sa.type_coerce(distance, sa.types.NullType())
 
 
 def _ranked(rows: Sequence[Mapping[Any, Any]]) -> list[Hit]:

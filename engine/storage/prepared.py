@@ -19,6 +19,13 @@ from sqlalchemy.engine import Dialect
 
 Processor = Callable[[Any], Any]
 
+# What SQLAlchemy's numeric result conversions on asyncpg ask for: the column's type OID
+# from the cursor's description, which a statement run at the driver does not have. The
+# declared type stands in for it: float8 for a Float, numeric for any other Numeric.
+_FLOAT8_OID, _NUMERIC_OID = 701, 1700
+# Float's base: NumericCommon from SQLAlchemy 2.1, Numeric itself before.
+_NUMBER_TYPE: type[Any] = getattr(sa.types, "NumericCommon", sa.Numeric)
+
 
 @dataclass(frozen=True)
 class CompiledRead:
@@ -82,7 +89,15 @@ class PreparedRead:
             if column.key is None:
                 raise ValueError("every selected column needs a name")
             keys.append(column.key)
-            convert = column.type.dialect_impl(dialect).result_processor(dialect, None)
-            if convert is not None:
-                conversions.append((position, convert))
+            conversion = _result_conversion(column.type, dialect)
+            if conversion is not None:
+                conversions.append((position, conversion))
         return CompiledRead(str(compiled), tuple(parameters), tuple(keys), tuple(conversions))
+
+
+def _result_conversion(type_: sa.types.TypeEngine[Any], dialect: Dialect) -> Processor | None:
+    impl = type_.dialect_impl(dialect)
+    coltype = None
+    if isinstance(impl, _NUMBER_TYPE):
+        coltype = _FLOAT8_OID if isinstance(impl, sa.Float) else _NUMERIC_OID
+    return impl.result_processor(dialect, coltype)
