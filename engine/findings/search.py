@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import heapq
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +18,7 @@ from engine.errors import DomainError, NotFound
 from engine.findings import halfvec
 from engine.findings.excerpt import excerpt
 from engine.findings.query import FindingsQuery
-from engine.findings.shards import IdRange, best_of, id_ranges
+from engine.findings.shards import IdRange, id_ranges
 from engine.findings.store import Hit, find, vector_literal, words_of
 from engine.storage import scouts as scout_store
 
@@ -128,8 +129,10 @@ class FindingsSearch:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             raise
-        return (best_of((meaning for meaning, _ in parts), query.limit, _rank),
-                parts[0][1])
+        # Every finding is in one shard only: the best of the shards' best are the best.
+        best = heapq.nsmallest(query.limit, (hit for meaning, _ in parts for hit in meaning),
+                               key=_rank)
+        return best, parts[0][1]
 
     async def _embed(self, text: str) -> list[float]:
         try:

@@ -15,12 +15,7 @@ shard.
 
 from __future__ import annotations
 
-import heapq
 import uuid
-from collections.abc import Callable, Iterable, Sequence
-from typing import Any, TypeVar
-
-T = TypeVar("T")
 
 MAX_SHARDS = 16
 _SPACE = 1 << 128
@@ -38,7 +33,3 @@ def id_ranges(shards: int) -> list[IdRange]:
     return [(uuid.UUID(int=low), uuid.UUID(int=high - 1))
             for low, high in zip(bounds, bounds[1:], strict=False)]
 
-
-def best_of(parts: Iterable[Sequence[T]], limit: int, key: Callable[[T], Any]) -> list[T]:
-    """The ``limit`` best by ``key`` (smallest first) among the shards' own best."""
-    return heapq.nsmallest(limit, (item for part in parts for item in part), key=key)
