@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from email.message import EmailMessage
 from pathlib import Path
 
 import aiohttp
@@ -151,17 +152,22 @@ def test_demo_configurator_follows_what_the_user_typed():
     assert len(local["search_queries"]) <= 5
 
 
-async def test_demo_mail_catches_what_the_real_mailer_sends():
+async def _through_demo_mail(to: str, text: str) -> EmailMessage:
+    """What the demo's mail server caught of one email the real mailer sent."""
     mail = DemoMail()
     await mail.start()
     try:
         mailer = Mailer(mail.url, "Open Scouts <scouts@localhost>")
-        await mailer.send("owner@example.com", "Open Scouts test email", "Hello.\n.dot line\n",
-                          "<p>Hello.</p>")
+        await mailer.send(to, "Open Scouts test email", text, "<p>Hello.</p>")
         await mailer.close()
     finally:
         await mail.stop()
     [message] = mail.messages
+    return message
+
+
+async def test_demo_mail_catches_what_the_real_mailer_sends():
+    message = await _through_demo_mail("owner@example.com", "Hello.\n.dot line\n")
     assert message["To"] == "owner@example.com"
     assert message["Subject"] == "Open Scouts test email"
     assert ".dot line" in message.get_body(("plain",)).get_content()
@@ -170,14 +176,5 @@ async def test_demo_mail_catches_what_the_real_mailer_sends():
 async def test_demo_mail_takes_an_address_with_non_ascii_letters():
     """Signup accepts 'zoë@…'; the demo's mail server, like Mailpit in the compose setup,
     speaks SMTPUTF8, so the demo's test email reaches such an account too."""
-    mail = DemoMail()
-    await mail.start()
-    try:
-        mailer = Mailer(mail.url, "Open Scouts <scouts@localhost>")
-        await mailer.send("zoë@xn--bcher-kva.example", "Open Scouts test email", "Hello.\n",
-                          "<p>Hello.</p>")
-        await mailer.close()
-    finally:
-        await mail.stop()
-    [message] = mail.messages
+    message = await _through_demo_mail("zoë@xn--bcher-kva.example", "Hello.\n")
     assert message["To"] == "zoë@xn--bcher-kva.example"

@@ -118,6 +118,22 @@ async def _crowd(world: World, rng: random.Random) -> dict[str, Any]:
     return {"alice": alice, "bob": bob, "topics": topics, "alice_scouts": alice_scouts}
 
 
+async def _many_users(world: World, db: Database, rng: random.Random, prefix: str, *,
+                      users: int, scouts: int, findings: int) -> uuid.UUID:
+    """Users alike, each with ``scouts`` scouts of ``findings`` findings, and fresh
+    statistics for the planner; the last user."""
+    for i in range(users):
+        user = await world.user(f"{prefix}{i}@example.com")
+        for _ in range(scouts):
+            await world.findings(user, await world.scout(user),
+                                 [near(rng, [1.0] * EMBEDDING_DIM, 0.5) for _ in range(findings)])
+    # Outside a transaction, as VACUUM must be; scouts too, or statistics left by earlier
+    # tests (one user owning every scout) make the plan start from the findings instead.
+    async with db.single() as conn:
+        await conn.execute(sa.text("VACUUM ANALYZE scouts, scout_executions"))
+    return user
+
+
 async def test_exact_top_ten_for_own_and_for_other_users_topics(world: World) -> None:
     rng = random.Random(15)
     crowd = await _crowd(world, rng)
@@ -174,22 +190,13 @@ async def test_postgres_ranks_through_the_covering_index_even_with_a_generic_pla
     are switched off because on so few rows they would win anyway."""
     if db.dialect != "postgresql":
         pytest.skip("the covering index exists on PostgreSQL only")
-    rng = random.Random(3)
-    for i in range(8):
-        user = await world.user(f"user{i}@example.com")
-        for _ in range(3):
-            await world.findings(user, await world.scout(user),
-                                 [near(rng, [1.0] * EMBEDDING_DIM, 0.5) for _ in range(40)])
-    # Outside a transaction, as VACUUM must be; scouts too, or statistics left by earlier
-    # tests (one user owning every scout) make the plan start from the findings instead.
-    async with db.single() as conn:
-        await conn.execute(sa.text("VACUUM ANALYZE scouts, scout_executions"))
+    user = await _many_users(world, db, random.Random(3), "user", users=8, scouts=3,
+                             findings=40)
     query = store._postgres_query(EMBEDDING_DIM, False)
     params = store._meaning_params(user, [1.0] * EMBEDDING_DIM, 10, None)
 
     def literal(value: Any) -> str:
-        text = "{" + ",".join(map(str, value)) + "}" if isinstance(value, list) else str(value)
-        return "'" + text + "'"
+        return "'" + str(value) + "'"
 
     async with db.read() as conn:
         compiled = query.compile(conn.sync_connection)
@@ -295,14 +302,8 @@ async def test_postgres_search_plans_no_parallel_workers_however_cheap_they_look
     refuse workers; here the costs are lowered until the planner would take them."""
     if db.dialect != "postgresql":
         pytest.skip("parallel plans exist on PostgreSQL only")
-    rng = random.Random(4)
-    for i in range(4):
-        user = await world.user(f"par{i}@example.com")
-        for _ in range(2):
-            await world.findings(user, await world.scout(user),
-                                 [near(rng, [1.0] * EMBEDDING_DIM, 0.5) for _ in range(30)])
-    async with db.single() as conn:
-        await conn.execute(sa.text("VACUUM ANALYZE scouts, scout_executions"))
+    user = await _many_users(world, db, random.Random(4), "par", users=4, scouts=2,
+                             findings=30)
     query = store._postgres_query(EMBEDDING_DIM, False)
     params = store._meaning_params(user, [1.0] * EMBEDDING_DIM, 10, None)
     cheap = ("SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0; "
