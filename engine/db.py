@@ -126,6 +126,12 @@ def is_dropped_connection(exc: BaseException) -> bool:
     return isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated
 
 
+def is_database_unreachable(exc: BaseException) -> bool:
+    """The server went away (a restart dropped the connection) or cannot be reached (no
+    socket, connection refused): an outage to wait out, not a fault in the code."""
+    return is_dropped_connection(exc) or isinstance(exc, OSError)
+
+
 class Database:
     """One engine per process. Query modules receive the connection, never the engine."""
 

@@ -396,3 +396,29 @@ async def test_stopping_lets_the_scheduler_chores_finish_their_round(
     assert finished == [1]
     assert await world.find_run(scout["id"]) is not None
     assert not [r for r in caplog.records if r.levelname == "ERROR"]
+
+
+async def test_a_restarted_database_is_a_warning_and_the_run_still_finishes(
+    world: World, database_url: str, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Connections dropped under the worker (a database restart) are an outage to wait
+    out: one warning line, no traceback, and the next tick carries on."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("only a server can drop a connection")
+    scout = await world.add_scout()
+    assert await kill_client_connections(database_url) >= 1
+    settings = replace(world.settings, tick_seconds=0.05)  # type: ignore[arg-type]
+    engine = ScoutEngine(settings, world.db, clock=world.clock, worker_id="after-restart",
+                         retry=FAST_RETRY)
+    stop = asyncio.Event()
+    with caplog.at_level("WARNING"):
+        worker = asyncio.create_task(engine.run_forever(stop))
+        try:
+            await wait_for_state(world, scout["id"], "done")
+        finally:
+            stop.set()
+            await asyncio.wait_for(worker, 20)
+            await engine.close()
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any("database unreachable" in w for w in warnings), warnings
+    assert not [r for r in caplog.records if r.levelname == "ERROR" or r.exc_info]

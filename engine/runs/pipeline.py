@@ -15,6 +15,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
+from engine.db import is_database_unreachable
 from engine.runs.runner import Claim, Runner
 from engine.runs.scheduler import Scheduler
 
@@ -72,8 +73,8 @@ class Pipeline:
     async def _claim(self, free: int, stop: asyncio.Event) -> list[Claim]:
         try:
             return await self.scheduler.claim(self.clock(), free)
-        except Exception:
-            log.exception("claiming runs failed")
+        except Exception as exc:
+            _log_failure(exc, "claiming runs failed")
             # A database outage must not turn into a busy loop of failing claims.
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=self.tick_seconds)
@@ -101,8 +102,8 @@ class Pipeline:
                 self._beat()
                 if not claim.held or stop.is_set():
                     break
-        except Exception:
-            log.exception("advancing run %s failed", claim.execution["id"])
+        except Exception as exc:
+            _log_failure(exc, "advancing run %s failed", claim.execution["id"])
         finally:
             with contextlib.suppress(Exception):
                 await self.runner.release(claim)
@@ -115,7 +116,17 @@ class Pipeline:
                 if await self.scheduler.dispatch(now):
                     self._wake.set()
                 await self.scheduler.notifier.send_due(now)
-            except Exception:
-                log.exception("scheduler chores failed")
+            except Exception as exc:
+                _log_failure(exc, "scheduler chores failed")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=self.tick_seconds)
+
+
+def _log_failure(exc: Exception, message: str, *args: object) -> None:
+    """A database outage is one warning line per attempt (every tick while it lasts, and
+    the next tick after it ends succeeds); anything else keeps its traceback."""
+    if is_database_unreachable(exc):
+        log.warning(message + " (database unreachable: %s: %s); trying again next tick",
+                    *args, type(exc).__name__, getattr(exc, "orig", None) or exc)
+    else:
+        log.error(message, *args, exc_info=exc)
