@@ -16,7 +16,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.common import ROOT, Result
+from bench.common import ROOT, Result, table
 
 BENCHMARKS = {
     "api": "bench.api",
@@ -38,12 +38,6 @@ def machine() -> str:
                       if line.startswith("model name")), "")
     return (f"{os.cpu_count()} cores {model}".strip()
             + f", Python {platform.python_version()}, {platform.system()} {platform.release()}")
-
-
-def table(rows: list[Result]) -> str:
-    lines = ["| what | measured | goal | |", "|---|---|---|---|"]
-    lines += [f"| {r.what} | {r.figure} | {r.goal} | {r.verdict} |" for r in rows]
-    return "\n".join(lines)
 
 
 def write_doc(name: str, rows: list[Result], stamp: str) -> None:

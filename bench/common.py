@@ -49,6 +49,13 @@ class Result:
         return {True: "pass", False: "FAIL", None: ""}[self.ok]
 
 
+def table(rows: list[Result]) -> str:
+    """The rows as the Markdown table printed and written into docs/benchmarks.md."""
+    lines = ["| what | measured | goal | |", "|---|---|---|---|"]
+    lines += [f"| {r.what} | {r.figure} | {r.goal} | {r.verdict} |" for r in rows]
+    return "\n".join(lines)
+
+
 # ---- databases ---------------------------------------------------------------------------
 
 @dataclass
