@@ -16,6 +16,7 @@ from array import array
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import numpy as np
 import pytest
 import sqlalchemy as sa
 
@@ -467,3 +468,26 @@ async def test_a_search_given_up_mid_statement_leaves_every_connection_usable(
         for _ in range(3):
             found = await search.search(user, FindingsQuery("anything new", 10))
             assert [str(f["execution_id"]) for f in found] == expected
+
+
+def test_sqlite_scores_are_the_cosine_of_the_stored_float32_vectors() -> None:
+    rng = random.Random(5)
+    stored = [[rng.gauss(0, 1) for _ in range(EMBEDDING_DIM)] for _ in range(30)]
+    stored.append([0.0] * EMBEDDING_DIM)  # a zero vector matches nothing, and breaks nothing
+    question = [rng.gauss(0, 1) for _ in range(EMBEDDING_DIM)]
+    norm = math.sqrt(sum(x * x for x in question))
+    packed = [array("f", v).tobytes() for v in stored]
+    scores = store.similarities(np.asarray([x / norm for x in question]), packed)
+    as_stored = [list(array("f", p)) for p in packed]
+    expected = [cosine(question, v) if any(v) else 0.0 for v in as_stored]
+    assert scores.tolist() == pytest.approx(expected, abs=1e-12)
+
+
+def test_sqlite_ties_at_the_cut_are_decided_by_id() -> None:
+    ids = [uuid.UUID(int=n) for n in (9, 3, 7, 1, 5)]
+    scores = np.asarray([0.5, 0.9, 0.5, 0.2, 0.5])
+    # Three findings share the second place; the two lowest ids among them get it.
+    assert store.best_by_similarity(scores, ids, 3) == [
+        (0.9, ids[1]), (0.5, ids[4]), (0.5, ids[2])]
+    assert store.best_by_similarity(scores, ids, 10) == [
+        (0.9, ids[1]), (0.5, ids[4]), (0.5, ids[2]), (0.5, ids[0]), (0.2, ids[3])]

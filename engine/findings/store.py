@@ -3,22 +3,20 @@
 A finding is a finished run with a summary. Every query is scoped to the caller through the
 scout's owner. PostgreSQL ranks all of the caller's findings at half precision from a
 covering index (engine/findings/halfvec.py) and the best of them again with the full
-vectors; SQLite ranks in Python over the packed float32 vectors. Both order by the same
+vectors; SQLite ranks the packed float32 vectors with numpy. Both order by the same
 cosine similarity of the full vectors, ties by id.
 """
 
 from __future__ import annotations
 
 import functools
-import heapq
-import math
 import uuid
-from array import array
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
+import numpy as np
 import sqlalchemy as sa
 from pgvector.sqlalchemy import HALFVEC, VECTOR
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -194,44 +192,64 @@ def _ranked(rows: Sequence[Mapping[Any, Any]]) -> list[Hit]:
     return [_hit(r, 1.0 - float(r["distance"])) for r in ordered]
 
 
-def cosine_similarity(unit_query: Sequence[float], other: Sequence[float]) -> float:
-    """Cosine of ``other`` with a query already scaled to length 1.
+IdT = TypeVar("IdT", uuid.UUID, str)
 
-    Written with math.dist and math.hypot, which loop in C, instead of a Python-level dot
-    product: |q - s|^2 = 1 + |s|^2 - 2 q.s for a unit q, so q.s follows from the distance.
-    Measured 1.7 times faster for 768 dimensions, equal to the dot product within 1e-12.
+
+def similarities(unit_query: np.ndarray, packed: Sequence[bytes]) -> np.ndarray:
+    """Cosine of each packed float32 vector with a query already scaled to length 1.
+
+    One matrix product in float64 (the precision the ranking always had), so SQLite's
+    order is PostgreSQL's full-precision order; a zero vector scores 0.
     """
-    norm = math.hypot(*other)
-    if not norm:
-        return 0.0
-    distance = math.dist(unit_query, other)
-    return (1.0 + norm * norm - distance * distance) / (2.0 * norm)
+    matrix = np.frombuffer(b"".join(packed), dtype=np.float32).reshape(len(packed), -1)
+    wide = matrix.astype(np.float64)
+    norms = np.sqrt(np.einsum("ij,ij->i", wide, wide))
+    dots = wide @ unit_query
+    return np.divide(dots, norms, out=np.zeros_like(dots), where=norms > 0)
+
+
+def best_by_similarity(
+    scores: np.ndarray, ids: Sequence[IdT], limit: int
+) -> list[tuple[float, IdT]]:
+    """The ``limit`` highest scores, best first, ties by id."""
+    if len(scores) > limit:
+        # Everything at least as good as the limit-th best: ties at the cut all stay in,
+        # so that the id decides between them below.
+        cut = np.partition(scores, len(scores) - limit)[len(scores) - limit]
+        chosen = np.flatnonzero(scores >= cut)
+    else:
+        chosen = np.arange(len(scores))
+    ranked = sorted(((float(scores[i]), ids[i]) for i in chosen.tolist()),
+                    key=lambda s: (-s[0], s[1]))
+    return ranked[:limit]
 
 
 async def _nearest_python(
     conn: AsyncConnection, user_id: uuid.UUID, vector: Sequence[float], limit: int,
     scout_id: uuid.UUID | None,
 ) -> list[Hit]:
-    # The packed float32 bytes as stored (engine.types.Embedding), unpacked here into an
-    # array rather than a list of Python floats: a third of the time per row.
+    # The packed float32 bytes as stored (engine.types.Embedding), ranked all at once by
+    # numpy: decoding them into Python floats cost far more than the arithmetic.
     packed = sa.type_coerce(runs.c.summary_embedding, sa.LargeBinary).label("packed")
-    candidates = await conn.execute(
-        sa.select(runs.c.id, packed)
+    # The id as SQLite stores it (32 hex digits, ordered as the UUIDs are): making a UUID
+    # of every candidate's id cost more than ranking them.
+    stored_id = sa.type_coerce(runs.c.id, sa.String).label("stored_id")
+    size = sa.func.length(packed)
+    width = len(vector) * 4
+    rows = (await conn.execute(
+        sa.select(stored_id, packed)
         .select_from(runs.join(scouts, scouts.c.id == runs.c.scout_id))
-        .where(*_findings_of(scout_id is not None), runs.c.summary_embedding.is_not(None)),
-        _params(user_id, scout_id))
-    query_norm = math.hypot(*vector)
-    unit_query = tuple(float(v) / query_norm for v in vector) if query_norm else ()
-    scored: list[tuple[float, uuid.UUID]] = []
-    for row in candidates:
-        stored = array("f")
-        stored.frombytes(row.packed)
         # A vector of another size comes from an earlier model (before `scouts reembed`).
-        if len(stored) == len(unit_query):
-            scored.append((cosine_similarity(unit_query, stored), row.id))
-    best = heapq.nsmallest(limit, scored, key=lambda s: (-s[0], s[1]))
-    if not best:
+        .where(*_findings_of(scout_id is not None), runs.c.summary_embedding.is_not(None),
+               size == width),
+        _params(user_id, scout_id))).all()
+    query = np.asarray(vector, dtype=np.float64)
+    query_norm = float(np.sqrt(query @ query))
+    if not rows or not query_norm:
         return []
+    scores = similarities(query / query_norm, [row.packed for row in rows])
+    best = [(similarity, uuid.UUID(hex=raw)) for similarity, raw
+            in best_by_similarity(scores, [row.stored_id for row in rows], limit)]
     details = {
         row.id: row for row in (await conn.execute(
             sa.select(*_COLUMNS)
