@@ -512,7 +512,7 @@ async def run(args: argparse.Namespace) -> list[Result]:
         await asyncio.to_thread(migrate.upgrade, url, args.dim)
         load = await load_sqlite(url, data, args.sqlite_rows)
         figures = await measure(url, data, args.queries, args.sqlite_rows)
-        print_result("SQLite (cosine in Python)", args.sqlite_rows, args.users, args.dim,
+        print_result("SQLite (cosine with numpy)", args.sqlite_rows, args.users, args.dim,
                      load, figures)
         summary += rows_of(f"SQLite, {args.sqlite_rows:,} findings", figures, judged=False)
     return summary
