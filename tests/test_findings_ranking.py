@@ -22,6 +22,7 @@ import sqlalchemy as sa
 
 from engine import migrate
 from engine.db import Database
+from engine.findings import cosine as cosine_rank
 from engine.findings import halfvec, shards, store
 from engine.reembed import resize_column
 from engine.tables import scout_executions, scouts, users
@@ -477,7 +478,7 @@ def test_sqlite_scores_are_the_cosine_of_the_stored_float32_vectors() -> None:
     question = [rng.gauss(0, 1) for _ in range(EMBEDDING_DIM)]
     norm = math.sqrt(sum(x * x for x in question))
     packed = [array("f", v).tobytes() for v in stored]
-    scores = store.similarities(np.asarray([x / norm for x in question]), packed)
+    scores = cosine_rank.similarities(np.asarray([x / norm for x in question]), packed)
     as_stored = [list(array("f", p)) for p in packed]
     expected = [cosine(question, v) if any(v) else 0.0 for v in as_stored]
     assert scores.tolist() == pytest.approx(expected, abs=1e-12)
@@ -487,7 +488,7 @@ def test_sqlite_ties_at_the_cut_are_decided_by_id() -> None:
     ids = [uuid.UUID(int=n) for n in (9, 3, 7, 1, 5)]
     scores = np.asarray([0.5, 0.9, 0.5, 0.2, 0.5])
     # Three findings share the second place; the two lowest ids among them get it.
-    assert store.best_by_similarity(scores, ids, 3) == [
+    assert cosine_rank.best_by_similarity(scores, ids, 3) == [
         (0.9, ids[1]), (0.5, ids[4]), (0.5, ids[2])]
-    assert store.best_by_similarity(scores, ids, 10) == [
+    assert cosine_rank.best_by_similarity(scores, ids, 10) == [
         (0.9, ids[1]), (0.5, ids[4]), (0.5, ids[2]), (0.5, ids[0]), (0.2, ids[3])]

@@ -14,9 +14,8 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
-import numpy as np
 import sqlalchemy as sa
 from pgvector.sqlalchemy import HALFVEC, VECTOR
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -105,7 +104,7 @@ async def nearest(
                                    _meaning_params(user_id, vector, limit, scout_id, ids)
                                    )).mappings().all()
         return _ranked(rows)
-    return await _nearest_python(conn, user_id, vector, limit, scout_id)
+    return await _nearest_sqlite(conn, user_id, vector, limit, scout_id)
 
 
 def vector_literal(vector: Sequence[float]) -> str:
@@ -192,44 +191,11 @@ def _ranked(rows: Sequence[Mapping[Any, Any]]) -> list[Hit]:
     return [_hit(r, 1.0 - float(r["distance"])) for r in ordered]
 
 
-IdT = TypeVar("IdT", uuid.UUID, str)
-
-
-def similarities(unit_query: np.ndarray, packed: Sequence[bytes]) -> np.ndarray:
-    """Cosine of each packed float32 vector with a query already scaled to length 1.
-
-    One matrix product in float64 (the precision the ranking always had), so SQLite's
-    order is PostgreSQL's full-precision order; a zero vector scores 0.
-    """
-    matrix = np.frombuffer(b"".join(packed), dtype=np.float32).reshape(len(packed), -1)
-    wide = matrix.astype(np.float64)
-    norms = np.sqrt(np.einsum("ij,ij->i", wide, wide))
-    dots = wide @ unit_query
-    return np.divide(dots, norms, out=np.zeros_like(dots), where=norms > 0)
-
-
-def best_by_similarity(
-    scores: np.ndarray, ids: Sequence[IdT], limit: int
-) -> list[tuple[float, IdT]]:
-    """The ``limit`` highest scores, best first, ties by id."""
-    if len(scores) > limit:
-        # Everything at least as good as the limit-th best: ties at the cut all stay in,
-        # so that the id decides between them below.
-        cut = np.partition(scores, len(scores) - limit)[len(scores) - limit]
-        chosen = np.flatnonzero(scores >= cut)
-    else:
-        chosen = np.arange(len(scores))
-    ranked = sorted(((float(scores[i]), ids[i]) for i in chosen.tolist()),
-                    key=lambda s: (-s[0], s[1]))
-    return ranked[:limit]
-
-
-async def _nearest_python(
+async def _nearest_sqlite(
     conn: AsyncConnection, user_id: uuid.UUID, vector: Sequence[float], limit: int,
     scout_id: uuid.UUID | None,
 ) -> list[Hit]:
-    # The packed float32 bytes as stored (engine.types.Embedding), ranked all at once by
-    # numpy: decoding them into Python floats cost far more than the arithmetic.
+    # The packed float32 bytes as stored (engine.types.Embedding), for numpy.
     packed = sa.type_coerce(runs.c.summary_embedding, sa.LargeBinary).label("packed")
     # The id as SQLite stores it (32 hex digits, ordered as the UUIDs are): making a UUID
     # of every candidate's id cost more than ranking them.
@@ -243,13 +209,14 @@ async def _nearest_python(
         .where(*_findings_of(scout_id is not None), runs.c.summary_embedding.is_not(None),
                size == width),
         _params(user_id, scout_id))).all()
-    query = np.asarray(vector, dtype=np.float64)
-    query_norm = float(np.sqrt(query @ query))
-    if not rows or not query_norm:
+    # Imported here: an install on PostgreSQL never needs numpy, and every `scouts`
+    # process would otherwise load it at start-up.
+    from engine.findings import cosine
+
+    best = [(similarity, uuid.UUID(hex=raw)) for similarity, raw in cosine.best(
+        vector, [row.packed for row in rows], [row.stored_id for row in rows], limit)]
+    if not best:
         return []
-    scores = similarities(query / query_norm, [row.packed for row in rows])
-    best = [(similarity, uuid.UUID(hex=raw)) for similarity, raw
-            in best_by_similarity(scores, [row.stored_id for row in rows], limit)]
     details = {
         row.id: row for row in (await conn.execute(
             sa.select(*_COLUMNS)
@@ -364,7 +331,7 @@ async def find(
     vector_literal(vector), when the caller has it already."""
     if db.dialect != "postgresql":
         async with db.read() as conn:
-            return (await _nearest_python(conn, user_id, vector, limit, scout_id),
+            return (await _nearest_sqlite(conn, user_id, vector, limit, scout_id),
                     await text_matches(conn, user_id, text, limit, scout_id, len(vector)))
     words = words_of(text) if by_words else []
     params = _meaning_params(user_id, vector, limit, scout_id, ids, literal)
