@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.pool import NullPool
 
 from engine.live import changes
+from engine.storage import dropped
 from engine.storage.prepared import PreparedRead
 from engine.storage.sqlite_reader import InlineReader
 
@@ -249,10 +250,8 @@ class Database:
                 return await driver.fetch(sql, *arguments)  # type: ignore[union-attr]
             return await driver.execute_fetchall(sql, arguments)  # type: ignore[union-attr]
         except Exception as exc:
-            if self.dialect == "postgresql" and driver.is_closed():  # type: ignore[union-attr]
-                # What SQLAlchemy does on a disconnect: this connection is discarded and
-                # every pooled one opened before now is replaced at its next checkout.
-                self._single.sync_engine.pool._invalidate(connection, exc)
+            if self.dialect == "postgresql" and dropped.is_dropped(connection, exc):
+                dropped.discard(self._single.sync_engine.pool, connection, exc)
                 raise _DroppedConnection() from exc
             raise
         finally:

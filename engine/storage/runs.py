@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
-from typing import Any, NoReturn
+from typing import Any
 
 import asyncpg
 import sqlalchemy as sa
@@ -20,6 +20,7 @@ from sqlalchemy.ext.compiler import compiles
 
 from engine.live import changes
 from engine.runs.machine import ENGINE_VERSION, FINAL_STATES
+from engine.storage import dropped
 from engine.storage.rows import as_dict, as_dicts
 from engine.storage.sanitize import clean, clean_text, storable_json
 from engine.tables import scout_execution_steps, scout_executions, scouts
@@ -372,16 +373,6 @@ _ADVANCE_CONSTANTS = dict(_ADVANCE.params)
 _TRANSIENT = ("08", "40", "53", "57")
 
 
-async def _connection_failed(conn: AsyncConnection, exc: Exception) -> NoReturn:
-    """Raise as SQLAlchemy would for a dead connection. A statement of its own on it fails
-    with a DBAPIError marked connection_invalidated, and the pool drops it and every older
-    connection (a restarted server killed those too), as for SQLAlchemy's own work. The
-    asyncpg errors for a connection that died mid-statement vary too much to sort here."""
-    await conn.exec_driver_sql("SELECT 1")
-    await conn.invalidate()  # it answered after all: still never hand it out again
-    raise sa.exc.OperationalError(ADVANCE_SQL, None, exc) from exc
-
-
 async def advance_working(
     conn: AsyncConnection,
     execution_id: uuid.UUID,
@@ -398,8 +389,8 @@ async def advance_working(
     counter. Service text is made storable here; returns
     ``values`` as stored, or None when the guard failed and nothing was written.
 
-    A lost connection is invalidated and raised as SQLAlchemy raises it; transient
-    server failures as `sa.exc.OperationalError`."""
+    A lost connection is discarded (engine/storage/dropped.py) and raised as SQLAlchemy
+    raises one; transient server failures as `sa.exc.OperationalError`."""
     checkpoint, checkpoint_json = storable_json(values["checkpoint"])
     _, input_json = storable_json(step["input_data"])
     _, output_json = storable_json(step["output_data"])
@@ -419,15 +410,21 @@ async def advance_working(
     assert driver is not None
     try:
         moved = await driver.fetchval(ADVANCE_SQL, *args)
-    except asyncpg.PostgresError as exc:
-        if isinstance(exc, asyncpg.PostgresConnectionError):
-            await _connection_failed(conn, exc)
-        # The server refused the statement; the connection itself is fine.
-        if str(exc.sqlstate or "").startswith(_TRANSIENT):
-            raise sa.exc.OperationalError(ADVANCE_SQL, None, exc) from exc
-        raise
-    except Exception as exc:  # the connection or the driver failed, not the statement
-        await _connection_failed(conn, exc)
+    except Exception as exc:
+        if dropped.is_dropped(raw, exc):
+            # Raised as SQLAlchemy raises a disconnect, so callers treat both alike.
+            dropped.discard(conn.sync_engine.pool, raw, exc)
+            raise sa.exc.OperationalError(ADVANCE_SQL, None, exc,
+                                          connection_invalidated=True) from exc
+        if isinstance(exc, asyncpg.PostgresError):
+            # The server refused the statement; the connection itself is fine.
+            if str(exc.sqlstate or "").startswith(_TRANSIENT):
+                raise sa.exc.OperationalError(ADVANCE_SQL, None, exc) from exc
+            raise
+        # The driver failed mid-statement and the connection's state is unknown: it is
+        # never handed out again.
+        await conn.invalidate()
+        raise sa.exc.OperationalError(ADVANCE_SQL, None, exc) from exc
     return {**values, "checkpoint": checkpoint} if moved else None
 
 
