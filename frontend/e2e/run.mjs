@@ -629,6 +629,9 @@ async function main() {
       await page.getByTestId("settings-use-location").click();
       await page.waitForFunction(() => document.querySelector('[data-testid="settings-city"]')?.value === "Denver");
       if ((await page.getByLabel("State or region").inputValue()) !== "Colorado") throw new Error("state not filled from the location");
+      // The coordinates come with the place: summed up in one line, typed only on request.
+      await page.locator("details.coordinates > summary").filter({ hasText: /^Coordinates: 39\.\d+, -104\.\d+$/ }).waitFor();
+      if (await page.getByLabel("Latitude").isVisible()) throw new Error("raw coordinates shown before asking for them");
       await page.getByTestId("settings-save").click();
       await page.getByRole("status").filter({ hasText: "Saved." }).waitFor();
       await page.getByTestId("test-email").click();

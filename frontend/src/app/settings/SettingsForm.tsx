@@ -147,16 +147,22 @@ export function SettingsForm() {
                 <label htmlFor="country">Country</label>
                 <input id="country" type="text" autoComplete="country-name" value={form.country} onChange={(e) => set("country", e.target.value)} />
               </div>
-              <div className="grid-2">
-                <div className="field">
-                  <label htmlFor="latitude">Latitude</label>
-                  <input id="latitude" type="text" inputMode="decimal" value={form.latitude} onChange={(e) => set("latitude", e.target.value)} />
+              {/* Picking a place fills these in; few people will ever type them. */}
+              <details className="field coordinates">
+                <summary className="small">
+                  Coordinates: {form.latitude && form.longitude ? `${form.latitude}, ${form.longitude}` : "none"}
+                </summary>
+                <div className="grid-2">
+                  <div className="field">
+                    <label htmlFor="latitude">Latitude</label>
+                    <input id="latitude" type="text" inputMode="decimal" value={form.latitude} onChange={(e) => set("latitude", e.target.value)} />
+                  </div>
+                  <div className="field">
+                    <label htmlFor="longitude">Longitude</label>
+                    <input id="longitude" type="text" inputMode="decimal" value={form.longitude} onChange={(e) => set("longitude", e.target.value)} />
+                  </div>
                 </div>
-                <div className="field">
-                  <label htmlFor="longitude">Longitude</label>
-                  <input id="longitude" type="text" inputMode="decimal" value={form.longitude} onChange={(e) => set("longitude", e.target.value)} />
-                </div>
-              </div>
+              </details>
             </div>
           </fieldset>
           <div className="field">
