@@ -156,6 +156,23 @@ async def test_exact_top_ten_for_own_and_for_other_users_topics(world: World) ->
     assert all(world.owner[e] == crowd["bob"] for e in found)
 
 
+async def test_sqlite_ranks_in_batches_to_the_same_exact_order(
+    world: World, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Memory stays bounded by ranking a few findings at a time; the best of every batch
+    still make the exact top, across batch boundaries."""
+    if db.dialect != "sqlite":
+        pytest.skip("PostgreSQL ranks in the database")
+    monkeypatch.setattr(store, "SQLITE_BATCH", 7)
+    rng = random.Random(16)
+    crowd = await _crowd(world, rng)
+    for topic in crowd["topics"]:
+        question = near(rng, topic, 0.3)
+        for limit in (1, 10, 50):
+            assert await world.nearest(crowd["alice"], question, limit) == world.expected(
+                crowd["alice"], question, limit)
+
+
 async def test_full_precision_decides_between_findings_half_precision_cannot_tell_apart(
     db: Database, world: World,
 ) -> None:

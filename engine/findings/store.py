@@ -32,6 +32,8 @@ from engine.tables import scouts
 # the last place could swap; 20 spare places cover them with room to spare, and each costs
 # one primary-key lookup and reading one full vector.
 RERANK_MARGIN = 20
+# Findings SQLite ranks at a time: about 3 MB of 768-number vectors.
+SQLITE_BATCH = 1024
 MAX_WORDS = 8
 
 
@@ -202,19 +204,24 @@ async def _nearest_sqlite(
     stored_id = sa.type_coerce(runs.c.id, sa.String).label("stored_id")
     size = sa.func.length(packed)
     width = len(vector) * 4
-    rows = (await conn.execute(
-        sa.select(stored_id, packed)
-        .select_from(runs.join(scouts, scouts.c.id == runs.c.scout_id))
-        # A vector of another size comes from an earlier model (before `scouts reembed`).
-        .where(*_findings_of(scout_id is not None), runs.c.summary_embedding.is_not(None),
-               size == width),
-        _params(user_id, scout_id))).all()
+    query = (sa.select(stored_id, packed)
+             .select_from(runs.join(scouts, scouts.c.id == runs.c.scout_id))
+             # A vector of another size comes from an earlier model (`scouts reembed`).
+             .where(*_findings_of(scout_id is not None),
+                    runs.c.summary_embedding.is_not(None), size == width))
     # Imported here: an install on PostgreSQL never needs numpy, and every `scouts`
     # process would otherwise load it at start-up.
     from engine.findings import cosine
 
-    best = [(similarity, uuid.UUID(hex=raw)) for similarity, raw in cosine.best(
-        vector, [row.packed for row in rows], [row.stored_id for row in rows], limit)]
+    # In batches, so memory stays the same however many findings the user has; the best
+    # of each batch hold the best of all.
+    candidates: list[tuple[float, str]] = []
+    rows = await conn.stream(query, _params(user_id, scout_id))
+    async for batch in rows.partitions(SQLITE_BATCH):
+        candidates += cosine.best(vector, [row.packed for row in batch],
+                                  [row.stored_id for row in batch], limit)
+    candidates.sort(key=lambda c: (-c[0], c[1]))
+    best = [(similarity, uuid.UUID(hex=raw)) for similarity, raw in candidates[:limit]]
     if not best:
         return []
     details = {
