@@ -1,16 +1,19 @@
 """HTTP API: `GET /api/scouts` against its ceiling, SQLite's cost, health during logins.
 
-One user with 20 scouts, each with 5 finished runs. wrk (-t2 -c64) drives, in turn, bare
-aiohttp, the aiohttp + asyncpg ceiling handler (bench/ceiling.py) and `scouts serve`, all
-separate processes on the same embedded PostgreSQL; then `scouts serve` on SQLite.
+One user with 20 scouts, each with 5 finished runs. wrk (-t2 -c64) drives bare aiohttp
+once, then, in turn and three rounds over, the aiohttp + asyncpg ceiling handler
+(bench/ceiling.py), `scouts serve` on the same embedded PostgreSQL and `scouts serve` on
+SQLite, each a separate process; the goals are judged on the medians of the rounds.
 """
 
 from __future__ import annotations
 
 import asyncio
+import statistics
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
@@ -43,6 +46,7 @@ from engine.tables import scout_executions
 SCOUTS = 20
 RUNS_PER_SCOUT = 5
 SECONDS = 5
+ROUNDS = 3  # each process measured this many times, in turn
 PASSWORD = "correct horse battery"
 LOGINS = 20
 
@@ -110,7 +114,27 @@ def describe(load: Load) -> str:
     return f"{load.rps:,.0f} req/s, p50 {load.p50_ms:.1f} ms, p99 {load.p99_ms:.1f} ms"
 
 
-async def list_on_postgres(pg: Postgres, results: list[Result]) -> float:
+@dataclass
+class Measured:
+    load: Load
+    cpu_ms: float
+    statements: float | None
+
+
+def _median_round(rounds: list[Measured]) -> Measured:
+    """The round with the median rate: its figures belong together."""
+    return sorted(rounds, key=lambda m: m.load.rps)[len(rounds) // 2]
+
+
+def _figures(values: list[float], unit: str = "") -> str:
+    return ", ".join(f"{v:.2f}{unit}" for v in values)
+
+
+async def list_rounds(pg: Postgres, results: list[Result]) -> None:
+    """The ceiling, `scouts serve` on PostgreSQL and on SQLite, each measured ROUNDS times
+    in turn. This 2-vCPU VM has spells in which everything runs at about half speed; a
+    single 5 s window per process put a spell on one side of a comparison now and then,
+    so every goal is judged on the median of the rounds, with each round's figure shown."""
     token = await seed(pg.url)
     project, base = serve(pg.url, "serve-pg")
     try:
@@ -118,7 +142,7 @@ async def list_on_postgres(pg: Postgres, results: list[Result]) -> float:
         body = await fetch(base, token)
     finally:
         project.stop()
-    ceiling_port, bare_port = free_port(), free_port()
+    bare_port, ceiling_port = free_port(), free_port()
     with tempfile.TemporaryDirectory() as tmp:
         body_file = Path(tmp) / "body.json"
         body_file.write_bytes(body)
@@ -128,50 +152,58 @@ async def list_on_postgres(pg: Postgres, results: list[Result]) -> float:
             bare_load, _, _ = await measure(bare, f"http://127.0.0.1:{bare_port}", token)
         finally:
             bare.stop()
-    ceiling = Process("ceiling", [sys.executable, "-m", "bench.ceiling", "ceiling", "--port",
-                                  str(ceiling_port), "--dsn", pg.dsn, "--jwt-secret",
-                                  JWT_SECRET])
-    try:
-        await wait_http(f"http://127.0.0.1:{ceiling_port}/api/scouts")
-        same = await fetch(f"http://127.0.0.1:{ceiling_port}", token) == body
-        ceil_load, ceil_cpu, ceil_stmts = await measure(
-            ceiling, f"http://127.0.0.1:{ceiling_port}", token, pg)
-    finally:
-        ceiling.stop()
-    project, base = serve(pg.url, "serve-pg")
-    try:
-        load, cpu, stmts = await measure(project, base, token, pg)
-    finally:
-        project.stop()
-    assert stmts is not None and ceil_stmts is not None
-    ratio = load.rps / ceil_load.rps
+    with sqlite() as sqlite_url:
+        sqlite_token = await seed(sqlite_url)
+        ceiling = Process("ceiling", [sys.executable, "-m", "bench.ceiling", "ceiling",
+                                      "--port", str(ceiling_port), "--dsn", pg.dsn,
+                                      "--jwt-secret", JWT_SECRET])
+        on_pg, pg_base = serve(pg.url, "serve-pg")
+        on_sqlite, sqlite_base = serve(sqlite_url, "serve-sqlite")
+        ceiling_base = f"http://127.0.0.1:{ceiling_port}"
+        rounds: dict[str, list[Measured]] = {"ceiling": [], "pg": [], "sqlite": []}
+        try:
+            await wait_http(ceiling_base + "/api/scouts")
+            same = await fetch(ceiling_base, token) == body
+            for _ in range(ROUNDS):
+                rounds["ceiling"].append(Measured(*await measure(ceiling, ceiling_base,
+                                                                  token, pg)))
+                rounds["pg"].append(Measured(*await measure(on_pg, pg_base, token, pg)))
+                rounds["sqlite"].append(Measured(*await measure(on_sqlite, sqlite_base,
+                                                                 sqlite_token)))
+        finally:
+            for proc in (ceiling, on_pg, on_sqlite):
+                proc.stop()
+    ratios = [m.load.rps / c.load.rps for m, c in zip(rounds["pg"], rounds["ceiling"],
+                                                        strict=True)]
+    p99s = [m.load.p99_ms / c.load.p99_ms for m, c in zip(rounds["pg"], rounds["ceiling"],
+                                                          strict=True)]
+    pg_cpu = [m.cpu_ms for m in rounds["pg"]]
+    sqlite_cpu = [m.cpu_ms for m in rounds["sqlite"]]
+    ceiling_cpu = [m.cpu_ms for m in rounds["ceiling"]]
+    at_ceiling, served, local = (_median_round(rounds[k]) for k in ("ceiling", "pg", "sqlite"))
+    statements = statistics.median(m.statements or 0.0 for m in rounds["pg"])
+    ceiling_statements = statistics.median(m.statements or 0.0 for m in rounds["ceiling"])
+    ratio, p99 = statistics.median(ratios), statistics.median(p99s)
+    pg_median, sqlite_median = statistics.median(pg_cpu), statistics.median(sqlite_cpu)
     results += [
         Result("bare aiohttp, same JSON bytes from memory (reference)", describe(bare_load)),
         Result("ceiling: aiohttp + asyncpg, same JWT check, query and bytes"
                + ("" if same else " (BYTES DIFFER)"),
-               f"{describe(ceil_load)}; {ceil_cpu:.2f} ms CPU/req; {ceil_stmts:.2f} stmts/req"),
-        Result("`GET /api/scouts` (20 scouts), PostgreSQL: req/s vs ceiling",
-               f"{describe(load)} = {ratio:.2f}x", ">= 0.7x", ratio >= 0.7),
-        Result("same: p99 vs ceiling's p99", f"{load.p99_ms / ceil_load.p99_ms:.2f}x",
-               "<= 1.5x", load.p99_ms <= 1.5 * ceil_load.p99_ms),
-        Result("same: server CPU per request (PostgreSQL)", f"{cpu:.2f} ms"),
-        Result("SQL statements per `GET /api/scouts` (pg_stat_statements)", f"{stmts:.2f}",
-               "<= 2", stmts <= 2.0),
+               f"{describe(at_ceiling.load)}; CPU/req {_figures(ceiling_cpu, ' ms')}; "
+               f"{ceiling_statements:.2f} stmts/req"),
+        Result("`GET /api/scouts` (20 scouts), PostgreSQL: req/s vs ceiling, median of "
+               f"{ROUNDS} rounds", f"{describe(served.load)}; {ratio:.2f}x "
+               f"(rounds {_figures(ratios, 'x')})", ">= 0.7x", ratio >= 0.7),
+        Result("same: p99 vs ceiling's p99", f"{p99:.2f}x (rounds {_figures(p99s, 'x')})",
+               "<= 1.5x", p99 <= 1.5),
+        Result("same: server CPU per request (PostgreSQL)", f"{_figures(pg_cpu, ' ms')}"),
+        Result("SQL statements per `GET /api/scouts` (pg_stat_statements)",
+               f"{statements:.2f}", "<= 2", statements <= 2.0),
+        Result("same on SQLite: CPU per request vs PostgreSQL's, medians",
+               f"{describe(local.load)}; {sqlite_median:.2f} ms vs {pg_median:.2f} ms "
+               f"(rounds {_figures(sqlite_cpu)} vs {_figures(pg_cpu)})",
+               "no higher", sqlite_median <= pg_median),
     ]
-    return cpu
-
-
-async def list_on_sqlite(pg_cpu: float, results: list[Result]) -> None:
-    with sqlite() as url:
-        token = await seed(url)
-        project, base = serve(url, "serve-sqlite")
-        try:
-            load, cpu, _ = await measure(project, base, token)
-        finally:
-            project.stop()
-    results.append(Result("same on SQLite: CPU per request vs PostgreSQL's",
-                          f"{describe(load)}; {cpu:.2f} ms vs {pg_cpu:.2f} ms",
-                          "no higher", cpu <= pg_cpu))
 
 
 async def health_during_logins(pg: Postgres, results: list[Result]) -> None:
@@ -227,8 +259,7 @@ def main() -> list[Result]:
     results: list[Result] = []
 
     async def run(pg: Postgres) -> None:
-        pg_cpu = await list_on_postgres(pg, results)
-        await list_on_sqlite(pg_cpu, results)
+        await list_rounds(pg, results)
         await health_during_logins(pg, results)
 
     with postgres() as pg:
