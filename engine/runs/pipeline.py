@@ -123,10 +123,12 @@ class Pipeline:
 
 
 def _log_failure(exc: Exception, message: str, *args: object) -> None:
-    """A database outage is one warning line per attempt (every tick while it lasts, and
-    the next tick after it ends succeeds); anything else keeps its traceback."""
+    """An outage (the database restarted or cannot be reached) is one warning line per
+    attempt, every tick while it lasts, and the next tick after it ends succeeds; anything
+    else keeps its traceback."""
     if is_database_unreachable(exc):
-        log.warning(message + " (database unreachable: %s: %s); trying again next tick",
+        # "connection lost": an OSError may also come from elsewhere than the database.
+        log.warning(message + " (connection lost: %s: %s); trying again next tick",
                     *args, type(exc).__name__, getattr(exc, "orig", None) or exc)
     else:
         log.error(message, *args, exc_info=exc)
