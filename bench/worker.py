@@ -24,6 +24,8 @@ from bench.common import (
     settings_env,
 )
 
+ROUNDS = 3  # runs of the one-worker row
+
 PROGRESS = ("SELECT coalesce(sum(transitions), 0) AS bench_progress, "
             "count(*) FILTER (WHERE state IN ('done', 'failed')), "
             "count(*) FILTER (WHERE state = 'failed'), "
@@ -90,11 +92,16 @@ def main() -> list[Result]:
     results: list[Result] = []
 
     async def run(pg: Postgres) -> None:
-        one = await run_workers(pg, workers=1, concurrency=16, latency=0.0, scouts=600,
-                                seconds=30)
+        # Judged on the median of a few runs: this VM's half-speed spells moved one run
+        # between about 470 and 640 transitions/s with nothing changed.
+        ones = [await run_workers(pg, workers=1, concurrency=16, latency=0.0, scouts=600,
+                                  seconds=30) for _ in range(ROUNDS)]
+        one = sorted(ones, key=lambda r: r.rate)[len(ones) // 2]
         results.append(Result(
-            "one `scouts worker`, instant fakes, PostgreSQL: transitions/s",
-            f"{one.rate:.0f}/s ({one.transitions} transitions, {one.failed} runs failed); "
+            f"one `scouts worker`, instant fakes, PostgreSQL: transitions/s, median of "
+            f"{ROUNDS} runs",
+            f"{one.rate:.0f}/s (runs {', '.join(f'{r.rate:.0f}' for r in ones)}; "
+            f"{one.transitions} transitions, {one.failed} runs failed); "
             f"{one.cpu_ms:.2f} ms worker CPU per transition ({one.start_cpu:.1f} s CPU to "
             f"start)", ">= 500/s", one.rate >= 500))
         results.append(Result(
