@@ -9,8 +9,6 @@ import signal
 
 from aiohttp import web
 
-from api.access_log import QuickAccessLogger
-from api.app import build_services, create_app
 from engine import cli as engine_cli
 from engine.config import Settings
 from engine.ops.doctor import log_report
@@ -19,6 +17,11 @@ log = logging.getLogger(__name__)
 
 
 async def _serve(settings: Settings) -> None:
+    # Imported here: only `serve` needs the HTTP application; the worker and the
+    # operator commands start without loading it.
+    from api.access_log import QuickAccessLogger
+    from api.app import build_services, create_app
+
     if settings.jwt_secret_generated:
         log.warning("JWT_SECRET is not set: using a random one, so sessions end on restart")
     services = build_services(settings)

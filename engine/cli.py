@@ -16,7 +16,6 @@ from typing import Any
 
 import aiohttp
 
-from engine import migrate
 from engine.clients.errors import ClientFailure
 from engine.clock import utcnow
 from engine.config import ConfigError, Settings
@@ -86,6 +85,10 @@ def _execution_id(raw: str) -> uuid.UUID:
 
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    # Imported here: only this command and `serve` need alembic, and every other
+    # command would load it at start-up.
+    from engine import migrate
+
     migrate.upgrade(settings.database_url, settings.embedding_dim, args.revision)
     print(f"database is at revision {args.revision}")
     return 0
