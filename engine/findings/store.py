@@ -55,6 +55,8 @@ _COLUMNS = (
     runs.c.id, runs.c.scout_id, scouts.c.title, runs.c.completed_at, runs.c.summary_text,
     _report.label("report"), runs.c.is_duplicate,
 )
+# SQLite's vector as stored: packed float32 bytes (engine.types.Embedding), 4 a number.
+_PACKED = sa.type_coerce(runs.c.summary_embedding, sa.LargeBinary)
 # PostgreSQL only and generated, so not part of engine.tables (see engine/findings/halfvec).
 _half = sa.literal_column(f"scout_executions.{halfvec.COLUMN}", HALFVEC())
 
@@ -193,22 +195,27 @@ def _ranked(rows: Sequence[Mapping[Any, Any]]) -> list[Hit]:
     return [_hit(r, 1.0 - float(r["distance"])) for r in ordered]
 
 
+@functools.lru_cache(maxsize=2)
+def _sqlite_query(by_scout: bool) -> sa.Select:
+    """The caller's vectors of the question's size (parameter ``packed_size``, in bytes),
+    as stored, for numpy; the id too as stored (32 hex digits, ordered as the UUIDs are):
+    making a UUID of every candidate's id cost more than ranking them."""
+    return (
+        sa.select(sa.type_coerce(runs.c.id, sa.String).label("stored_id"),
+                  _PACKED.label("packed"))
+        .select_from(runs.join(scouts, scouts.c.id == runs.c.scout_id))
+        # A vector of another size comes from an earlier model (`scouts reembed`).
+        .where(*_findings_of(by_scout), runs.c.summary_embedding.is_not(None),
+               sa.func.length(_PACKED) == sa.bindparam("packed_size", type_=sa.Integer))
+    )
+
+
 async def _nearest_sqlite(
     conn: AsyncConnection, user_id: uuid.UUID, vector: Sequence[float], limit: int,
     scout_id: uuid.UUID | None,
 ) -> list[Hit]:
-    # The packed float32 bytes as stored (engine.types.Embedding), for numpy.
-    packed = sa.type_coerce(runs.c.summary_embedding, sa.LargeBinary).label("packed")
-    # The id as SQLite stores it (32 hex digits, ordered as the UUIDs are): making a UUID
-    # of every candidate's id cost more than ranking them.
-    stored_id = sa.type_coerce(runs.c.id, sa.String).label("stored_id")
-    size = sa.func.length(packed)
-    width = len(vector) * 4
-    query = (sa.select(stored_id, packed)
-             .select_from(runs.join(scouts, scouts.c.id == runs.c.scout_id))
-             # A vector of another size comes from an earlier model (`scouts reembed`).
-             .where(*_findings_of(scout_id is not None),
-                    runs.c.summary_embedding.is_not(None), size == width))
+    query = _sqlite_query(scout_id is not None)
+    params = _params(user_id, scout_id, packed_size=len(vector) * 4)
     # Imported here: an install on PostgreSQL never needs numpy, and every `scouts`
     # process would otherwise load it at start-up.
     from engine.findings import cosine
@@ -216,7 +223,7 @@ async def _nearest_sqlite(
     # In batches, so memory stays the same however many findings the user has; the best
     # of each batch hold the best of all.
     candidates: list[tuple[float, str]] = []
-    rows = await conn.stream(query, _params(user_id, scout_id))
+    rows = await conn.stream(query, params)
     async for batch in rows.partitions(SQLITE_BATCH):
         candidates += cosine.best(vector, [row.packed for row in batch],
                                   [row.stored_id for row in batch], limit)
@@ -264,8 +271,8 @@ def _not_rankable(sized: bool) -> sa.ColumnElement[bool]:
         return unembedded
     # SQLite keeps vectors of an earlier model until `scouts reembed`; they cannot be
     # compared with the question's, so they are searched by their words too.
-    packed_size = sa.func.length(sa.type_coerce(runs.c.summary_embedding, sa.LargeBinary))
-    return sa.or_(unembedded, packed_size != sa.bindparam("packed_size", type_=sa.Integer))
+    return sa.or_(unembedded, sa.func.length(_PACKED)
+                  != sa.bindparam("packed_size", type_=sa.Integer))
 
 
 async def text_matches(
